@@ -1,0 +1,40 @@
+"""Discovery of methods and metrics: built-in modules, baselines, and third-party entry points.
+
+Importing a plugin module registers it (``@METHODS.register`` / ``@METRICS.register``). The
+harness calls :func:`load_plugins` once, so a new method or metric is one new file in
+``gani_bench/methods``, ``gani_bench/metrics``, ``baselines/`` or an installed package that
+declares an entry point in the ``gani_bench.plugins`` group.
+"""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from importlib import metadata
+from typing import List
+
+_PLUGIN_PACKAGES = ("gani_bench.metrics", "gani_bench.methods", "gani_bench.baselines")
+_loaded = False
+
+
+def _import_submodules(package_name: str) -> List[str]:
+    package = importlib.import_module(package_name)
+    names = []
+    for info in pkgutil.iter_modules(package.__path__):
+        if info.name.startswith("_"):
+            continue
+        full = f"{package_name}.{info.name}"
+        importlib.import_module(full)
+        names.append(full)
+    return names
+
+
+def load_plugins() -> None:
+    """Import every built-in plugin module and every ``gani_bench.plugins`` entry point."""
+    global _loaded
+    if _loaded:
+        return
+    for package_name in _PLUGIN_PACKAGES:
+        _import_submodules(package_name)
+    for entry_point in metadata.entry_points(group="gani_bench.plugins"):
+        entry_point.load()
+    _loaded = True
