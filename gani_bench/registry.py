@@ -15,8 +15,9 @@ T = TypeVar("T")
 class Registry(Generic[T]):
     """Ordered mapping of names to objects, with decorator registration and helpful errors."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, plural: str | None = None) -> None:
         self.kind = kind
+        self.plural = plural or f"{kind}s"
         self._items: Dict[str, T] = {}
 
     def add(self, name: str, obj: T, *, replace: bool = False) -> T:
@@ -38,7 +39,7 @@ class Registry(Generic[T]):
             return self._items[name]
         except KeyError:
             valid = ", ".join(sorted(self._items)) or "(none registered)"
-            raise UnknownNameError(f"unknown {self.kind} {name!r}; valid {self.kind}s: {valid}") from None
+            raise UnknownNameError(f"unknown {self.kind} {name!r}; valid {self.plural}: {valid}") from None
 
     def __contains__(self, name: object) -> bool:
         return name in self._items
