@@ -1,0 +1,72 @@
+"""ID similarity: cosine of identity embeddings of the reconstruction and its target.
+
+One registered metric per identity backend (see :mod:`gani_bench.metrics.face.backends`), so a
+report can show several side by side and each column's weights are checked on their own:
+
+* ``id_similarity``          CurricularFace IR-101 - the protocol's reported column (HyperStyle's
+                              evaluation network); unavailable (not silently replaced) when its
+                              weights are absent.
+* ``id_similarity_arcface``  ArcFace IR-SE50.
+* ``id_similarity_facenet``  FaceNet (VGGFace2).
+* ``id_similarity_dlib``     dlib ResNet; runs offline everywhere the ``dlib`` extra is installed.
+
+Separate names rather than one metric with a backend option because the harness, the result
+store and ``gani-bench metrics list`` all key on metric names: a backend option would make two
+different numbers share one column. Images are compared at their own resolution (MTCNN and the
+similarity warp resample anyway); an image where MTCNN finds no face in the target or in the
+reconstruction gets NaN, which the report counts ("ID 0.81 (2 of 50 images without a face)").
+"""
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+import torch.nn.functional as F
+
+from .base import METRICS, ImageMetric
+from .face.backends import ID_BACKENDS, get_embedder
+
+
+def cosine_rows(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Row-wise cosine similarity; NaN where either row is NaN (no face)."""
+    sim = F.cosine_similarity(a.float(), b.float(), dim=1, eps=1e-12)
+    missing = torch.isnan(a).any(dim=1) | torch.isnan(b).any(dim=1)
+    return torch.where(missing, torch.full_like(sim, float("nan")), sim)
+
+
+class IDSimilarity(ImageMetric):
+    direction = "higher"
+    backend: ClassVar[str] = ""
+
+    @torch.no_grad()
+    def compute(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        embedder = get_embedder(self.backend, self.device)
+        both = embedder.embed(torch.cat([pred.to(self.device), target.to(self.device)]))
+        return cosine_rows(both[: len(pred)], both[len(pred):])
+
+
+def _register(metric_name: str, backend: str) -> type:
+    spec = ID_BACKENDS.get(backend)
+    cls = type(
+        f"IDSimilarity_{backend.replace('-', '_')}",
+        (IDSimilarity,),
+        {
+            "name": metric_name,
+            "backend": backend,
+            "weights": spec.weights,
+            "summary": f"cosine identity similarity: {spec.summary}",
+            "__doc__": f"ID similarity with the {backend} backend.",
+        },
+    )
+    return METRICS.add(metric_name, cls)
+
+
+IDSimilarityCurricularFace = _register("id_similarity", "curricularface-ir101")
+IDSimilarityArcFace = _register("id_similarity_arcface", "arcface-ir-se50")
+IDSimilarityFaceNet = _register("id_similarity_facenet", "facenet-vggface2")
+IDSimilarityDlib = _register("id_similarity_dlib", "dlib")
+
+#: metric name -> backend name, for code that wants the mapping (e.g. the report's footnotes)
+METRIC_BACKENDS: dict[str, str] = {
+    cls.name: cls.backend for cls in (IDSimilarityCurricularFace, IDSimilarityArcFace, IDSimilarityFaceNet, IDSimilarityDlib)
+}
