@@ -1,0 +1,108 @@
+"""Named generators: ``load_generator("stylegan2-ffhq-1024")`` instead of a file path.
+
+Each :class:`GeneratorEntry` says what the network is (resolution, number of style vectors,
+domain) and how to obtain it: either a *builder* (the embedded, seeded, untrained 64 px
+generator that makes every demo and test run offline) or a *weights* name from
+:data:`gani_bench.weights.WEIGHTS`, fetched into the cache (``WeightsUnavailable``, one line
+with the download command, when offline) and then read by the checkpoint loader. The entry's
+resolution and ``num_ws`` are checked against the loaded network, so a registry mistake or a
+wrong file cannot silently feed a 512 px car model into a face benchmark.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional, Tuple, Union
+
+import torch
+
+from .errors import CheckpointError
+from .registry import Registry
+
+Device = Union[str, torch.device]
+
+
+def _num_ws(resolution: int) -> int:
+    """Style vectors of a StyleGAN2 generator: two per block (conv0, conv1) plus the last ToRGB."""
+    return 2 * (resolution.bit_length() - 1) - 2
+
+
+@dataclass(frozen=True)
+class GeneratorEntry:
+    name: str
+    description: str
+    resolution: int
+    domain: str
+    weights: Optional[str] = None
+    builder: Optional[Callable[[Device], torch.nn.Module]] = None
+
+    @property
+    def num_ws(self) -> int:
+        return _num_ws(self.resolution)
+
+    def __post_init__(self) -> None:
+        if (self.weights is None) == (self.builder is None):
+            raise ValueError(f"generator {self.name!r} needs exactly one of weights= or builder=")
+
+    def load(self, device: Device = "cpu") -> Tuple[torch.nn.Module, "GeneratorInfo"]:  # noqa: F821
+        from .checkpoints.loader import GeneratorInfo, load_checkpoint_file
+        from .checkpoints.state import finalize, state_fingerprint
+
+        if self.builder is not None:
+            G = finalize(self.builder(device), device)
+            info = GeneratorInfo(name=self.name, path=None, format="builtin", resolution=int(G.img_resolution),
+                                 num_ws=int(G.num_ws), w_dim=int(G.w_dim), domain=self.domain,
+                                 fingerprint=state_fingerprint(G), metadata={"description": self.description})
+        else:
+            from .weights import fetch
+
+            local = fetch(self.weights)
+            G, info = load_checkpoint_file(local.path, device, name=self.name, domain=self.domain)
+            info.metadata.update(weights=self.weights, description=self.description)
+        if (info.resolution, info.num_ws) != (self.resolution, self.num_ws):
+            raise CheckpointError(
+                f"{info.path or self.name}: generator {self.name!r} should be {self.resolution} px with {self.num_ws} "
+                f"style vectors but the file holds {info.resolution} px / {info.num_ws}; the cached file is wrong: "
+                f"delete it and run `gani-bench weights download {self.weights}`")
+        return G, info
+
+
+#: every named generator; ``embedded-64`` is the offline default of demos and tests
+GENERATORS: Registry[GeneratorEntry] = Registry("generator")
+
+
+def register(entry: GeneratorEntry) -> GeneratorEntry:
+    return GENERATORS.add(entry.name, entry)
+
+
+def _embedded(device: Device) -> torch.nn.Module:
+    from .stylegan2.embedded import build_embedded_generator
+
+    return build_embedded_generator(seed=0, device=device)
+
+
+register(GeneratorEntry(
+    "embedded-64", "seeded, UNTRAINED StyleGAN2 at 64 px (tests and demos; its images are not faces)",
+    resolution=64, domain="synthetic", builder=_embedded))
+register(GeneratorEntry(
+    "stylegan2-ffhq-1024", "NVIDIA StyleGAN2 config-f, FFHQ faces 1024 px (NVIDIA pickle)",
+    resolution=1024, domain="faces", weights="stylegan2-ffhq-1024"))
+register(GeneratorEntry(
+    "stylegan2-ffhq-1024-rosinality", "the same FFHQ network in rosinality's format (as e4e, PTI, HyperStyle use it)",
+    resolution=1024, domain="faces", weights="stylegan2-ffhq-1024-rosinality"))
+register(GeneratorEntry(
+    "stylegan2-cars-512", "NVIDIA StyleGAN2 config-f, LSUN Car (512x384 content in a 512 px frame)",
+    resolution=512, domain="cars", weights="stylegan2-cars-512"))
+register(GeneratorEntry(
+    "stylegan2-church-256", "NVIDIA StyleGAN2 config-f, LSUN Church 256 px",
+    resolution=256, domain="churches", weights="stylegan2-church-256"))
+register(GeneratorEntry(
+    "stylegan2-horse-256", "NVIDIA StyleGAN2 config-f, LSUN Horse 256 px",
+    resolution=256, domain="horses", weights="stylegan2-horse-256"))
+for _animal in ("dog", "cat", "wild"):
+    register(GeneratorEntry(
+        f"stylegan2-afhq{_animal}-512", f"NVIDIA StyleGAN2-ADA, AFHQ {_animal} 512 px",
+        resolution=512, domain=f"afhq-{_animal}", weights=f"stylegan2-afhq{_animal}-512"))
+
+DEFAULT_GENERATOR = "embedded-64"
+
+__all__ = ["GeneratorEntry", "GENERATORS", "DEFAULT_GENERATOR", "register"]
