@@ -1,0 +1,64 @@
+"""``gani-bench methods``: every inversion method with its source, config fields and presets.
+
+A thin layer over :data:`gani_bench.methods.base.METHODS`; plugins (built-in, ``baselines/`` and
+entry points) are imported first by :func:`gani_bench.plugins.load_plugins`. Showing defaults and
+where they come from answers the most common question in the reference repos' trackers
+("defaults that differ from the paper").
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Dict, List
+
+import click
+
+from ..methods.base import METHODS
+from ..plugins import load_plugins
+
+
+def method_descriptions() -> List[Dict[str, Any]]:
+    """One record per registered method: name, summary, source, fields (name -> default), presets."""
+    load_plugins()
+    records = []
+    for name, cls in METHODS.items():
+        fields = {f.name: getattr(cls.Config(), f.name) for f in dataclasses.fields(cls.Config)}
+        records.append(
+            {
+                "name": name,
+                "summary": cls.summary,
+                "source": cls.source,
+                "tunes_generator": cls.tunes_generator,
+                "fields": fields,
+                "presets": {p: dict(v) for p, v in cls.presets.items()},
+            }
+        )
+    return records
+
+
+def _format_overrides(values: Dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in values.items()) or "(the defaults)"
+
+
+@click.group("methods")
+def methods() -> None:
+    """Inversion methods: list them with their config fields, defaults and presets."""
+
+
+@methods.command("list")
+@click.option("--brief", is_flag=True, help="One line per method (name and summary).")
+def list_methods(brief: bool) -> None:
+    """Each method: summary, source, config fields with defaults, and presets."""
+    for record in method_descriptions():
+        click.echo(f"{record['name']}: {record['summary']}")
+        if brief:
+            continue
+        click.echo(f"  source: {record['source']}")
+        click.echo(f"  tunes generator: {'yes' if record['tunes_generator'] else 'no'}")
+        click.echo("  config (--set FIELD=VALUE):")
+        width = max(len(k) for k in record["fields"])
+        for key, value in record["fields"].items():
+            click.echo(f"    {key.ljust(width)}  {value}")
+        click.echo("  presets:")
+        for preset, overrides in record["presets"].items():
+            click.echo(f"    {preset}: {_format_overrides(overrides)}")
+        click.echo("")

@@ -1,0 +1,166 @@
+"""The per-image generator-tuning loop shared by PTI and GaNI.
+
+Both methods fix a pivot latent and optimise something that produces weight *deltas* for the
+synthesis network: PTI optimises the deltas themselves, GaNI the parameters of its Gradient
+Modification Modules. The loop, the loss (PTI's ``calc_loss``: MSE + LPIPS at the pivot, plus
+the optional locality regulariser), the early stop and the bookkeeping are the same, so they
+live here once. The generator is never mutated: every forward pass goes through
+:func:`gani_bench.stylegan2.functional.synthesize` with ``param + delta``.
+
+Images are tuned one at a time (a Python loop over the batch): each image has its own weights,
+its own optimiser state and its own early stop, which makes a batch exactly the same as
+one-at-a-time calls.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence
+
+import torch
+
+from .losses import LocalityConfig, Perceptual, locality_latents, locality_loss, reconstruction_loss
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .base import InversionResult, StageTimer
+
+Deltas = Dict[str, torch.Tensor]
+
+
+@dataclass
+class TuneSettings:
+    steps: int = 350
+    lr: float = 3e-4
+    mse_weight: float = 1.0
+    lpips_weight: float = 1.0
+    #: stop (before stepping) once the LPIPS term is <= this; <= 0 disables (PTI: 0.06)
+    lpips_threshold: float = 0.06
+    #: weight of the locality regulariser (0 = off)
+    locality_weight: float = 0.0
+    #: regulariser every this many steps (PTI: ``locality_regularization_interval`` = 1)
+    locality_interval: int = 1
+    locality: LocalityConfig = field(default_factory=LocalityConfig)
+
+
+@dataclass
+class TuneOutcome:
+    deltas: Deltas
+    loss_curve: List[float]
+    steps: int
+
+
+def tune_image(
+    generator: torch.nn.Module,
+    pivot: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    params: Sequence[torch.Tensor],
+    make_deltas: Callable[[], Deltas],
+    settings: TuneSettings,
+    perceptual: Optional[Perceptual],
+    rng: torch.Generator,
+) -> TuneOutcome:
+    """Optimise ``params`` (Adam) so that ``synthesize(G, pivot, make_deltas())`` matches ``target``.
+
+    ``pivot`` is [1, num_ws, w_dim] and ``target`` [1, 3, H, W]. Returns the final deltas
+    (detached), the loss at every optimiser step and the number of optimiser steps taken.
+    """
+    from ..stylegan2.functional import synthesize
+
+    params = list(params)
+    optimizer = torch.optim.Adam(params, lr=settings.lr)
+    curve: List[float] = []
+    steps_taken = 0
+    use_locality = settings.locality_weight > 0
+    for step in range(settings.steps):
+        deltas = make_deltas()
+        images = synthesize(generator, pivot, deltas, noise_mode="const")
+        terms = reconstruction_loss(
+            images, target, perceptual, mse_weight=settings.mse_weight, perceptual_weight=settings.lpips_weight
+        )
+        loss = terms.total.sum()
+        if use_locality and step % settings.locality_interval == 0:
+            w_p = locality_latents(generator, pivot, rng, settings.locality)
+            with torch.no_grad():
+                original = synthesize(generator, w_p, None, noise_mode="none")
+            tuned = synthesize(generator, w_p, deltas, noise_mode="none")
+            loss = loss + settings.locality_weight * locality_loss(tuned, original, perceptual, settings.locality)
+        # PTI checks the threshold on the current weights and stops before stepping.
+        if (
+            terms.perceptual is not None
+            and settings.lpips_threshold > 0
+            and float(terms.perceptual.detach().max()) <= settings.lpips_threshold
+        ):
+            break
+        curve.append(float(loss.detach()))  # one value per optimiser step
+        # autograd.grad, not backward(): only ``params`` receive gradients, never G's own
+        # parameters (a loaded G has requires_grad=True; backward() would fill its .grad).
+        for p, g in zip(params, torch.autograd.grad(loss, params, allow_unused=True)):
+            p.grad = g
+        optimizer.step()
+        steps_taken += 1
+    with torch.no_grad():
+        final = {k: v.detach().clone() for k, v in make_deltas().items()}
+    return TuneOutcome(deltas=final, loss_curve=curve, steps=steps_taken)
+
+
+def locality_rng(seed: int, device: torch.device) -> torch.Generator:
+    """The random stream of the locality regulariser of the image with seed ``seed``.
+
+    Offset from the projection's stream (which uses ``seed`` itself) so the two never coincide.
+    """
+    return torch.Generator(device=device).manual_seed(int(seed) + 1_000_003)
+
+
+class PivotTuningMethod:
+    """Mixin holding the batch skeleton of PTI-like methods: pivot, then per-image tuning.
+
+    Subclasses (also subclasses of ``InversionMethod``) implement ``tune_one`` and return a
+    :class:`TuneOutcome`; extra per-image stage timings go into ``timer``.
+    """
+
+    def tune_one(
+        self,
+        generator: torch.nn.Module,
+        pivot: torch.Tensor,
+        target: torch.Tensor,
+        rng: torch.Generator,
+        timer: "StageTimer",
+    ) -> TuneOutcome:
+        raise NotImplementedError
+
+    def invert(self, generator: torch.nn.Module, targets: torch.Tensor, *, seed: int = 0) -> "InversionResult":
+        from ..stylegan2.functional import synthesize
+        from .base import InversionResult, StageTimer
+        from .projection import project
+
+        config = self.config
+        n = targets.shape[0]
+        seeds = [seed + i for i in range(n)]
+        timer = StageTimer(targets.device)
+        pivot = project(
+            generator, targets, space="w", settings=config.pivot_settings(), seeds=seeds, timer=timer, stage="pivot"
+        )
+        outcomes: List[TuneOutcome] = []
+        for i in range(n):
+            outcomes.append(
+                self.tune_one(
+                    generator,
+                    pivot.latents[i : i + 1],
+                    targets[i : i + 1],
+                    locality_rng(seeds[i], targets.device),
+                    timer,
+                )
+            )
+        with torch.no_grad():
+            recon = torch.cat(
+                [synthesize(generator, pivot.latents[i : i + 1], o.deltas, noise_mode="const") for i, o in enumerate(outcomes)]
+            )
+        return InversionResult(
+            latents=pivot.latents,
+            latent_space="w",
+            reconstruction=recon,
+            weight_deltas=[o.deltas for o in outcomes],
+            stage_seconds={k: v / n for k, v in timer.seconds.items()},
+            loss_curves=[pivot.loss_curves[i] + o.loss_curve for i, o in enumerate(outcomes)],
+            steps=[{"pivot": config.pivot_steps, "tune": o.steps} for o in outcomes],
+        )
