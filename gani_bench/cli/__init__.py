@@ -41,7 +41,7 @@ def _attach_commands() -> None:
 def main(argv: List[str] | None = None) -> None:
     _attach_commands()
     try:
-        cli.main(args=argv, prog_name="gani-bench", standalone_mode=False)
+        exit_code = cli.main(args=argv, prog_name="gani-bench", standalone_mode=False)
     except GaniBenchError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
@@ -51,3 +51,6 @@ def main(argv: List[str] | None = None) -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
+    # standalone_mode=False hands back ctx.exit(code) as a return value instead of exiting
+    if isinstance(exit_code, int) and exit_code != 0:
+        sys.exit(exit_code)
