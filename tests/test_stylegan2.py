@@ -259,3 +259,34 @@ def test_embedded_images_are_finite_and_varied() -> None:
     assert img.shape == (4, 3, 64, 64) and bool(torch.isfinite(img).all())
     assert float(img.std(dim=(1, 2, 3)).min()) > 0.05  # not flat
     assert float((img[0] - img[1]).abs().mean()) > 0.05  # different z, different image
+
+
+def test_embedded_output_is_calibrated_to_the_image_range() -> None:
+    """Fresh z (not the calibration draws): per-channel mean ~0, std ~OUTPUT_STD, few clipped pixels."""
+    from gani_bench.stylegan2.embedded import OUTPUT_STD, build_embedded_generator
+
+    G = build_embedded_generator(0)
+    with torch.no_grad():
+        img = G(torch.randn(128, G.z_dim, generator=torch.Generator().manual_seed(77)), None, noise_mode="const")
+    assert abs(float(img.std()) - OUTPUT_STD) < 0.1 * OUTPUT_STD
+    assert float(img.mean(dim=(0, 2, 3)).abs().max()) < 0.15
+    assert float((img.abs() > 1).float().mean()) < 0.1
+
+
+def test_embedded_calibration_only_touches_torgb() -> None:
+    """The calibration rescales ToRGB weights and the last ToRGB bias; every other tensor is NVIDIA's init."""
+    from gani_bench.stylegan2 import embedded
+
+    calibrated = embedded.build_embedded_generator(0)
+    original = embedded._calibrate_output
+    try:
+        embedded._calibrate_output = lambda G, gen: None
+        raw = embedded.build_embedded_generator(0)
+    finally:
+        embedded._calibrate_output = original
+    raw_params, cal_params = dict(raw.named_parameters()), dict(calibrated.named_parameters())
+    changed = sorted(n for n in raw_params if not torch.equal(raw_params[n], cal_params[n]))
+    torgb_weights = sorted(n for n in raw_params if n.endswith("torgb.weight"))
+    assert changed == sorted(torgb_weights + ["synthesis.b64.torgb.bias"])
+    ratios = {float((cal_params[n] / raw_params[n]).mean()) for n in torgb_weights}
+    assert max(ratios) - min(ratios) < 1e-5  # one common factor

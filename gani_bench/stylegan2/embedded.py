@@ -11,6 +11,15 @@ measure the machinery (does the optimisation reduce the loss, do the deltas appl
 image quality. ``w_avg`` is set to the mean of ``mapping(z)`` over 10,000 seeded z, as
 training would have tracked it, so truncation and projection that start at ``w_avg`` behave
 as they do on a trained network.
+
+One step goes beyond NVIDIA's initialisation: the output layer is calibrated. With NVIDIA's
+init the untrained images have a per-channel offset and a standard deviation near 1.8, so most
+pixels would sit far outside [-1, 1] and clip when saved; targets, reconstructions and the
+LPIPS/MS-SSIM inputs would then live in a range no trained generator produces. We therefore
+scale every ToRGB weight by one factor and shift the last ToRGB bias so that images of random
+z have per-channel mean 0 and standard deviation :data:`OUTPUT_STD` (natural images mapped to
+[-1, 1] have about that spread). Both changes are a choice of initial weights, not of
+architecture: the network still loads into NVIDIA's code unchanged.
 """
 from __future__ import annotations
 
@@ -34,6 +43,10 @@ EMBEDDED_KWARGS: Dict[str, Any] = dict(
 
 #: how many z samples estimate w_avg (NVIDIA's projector uses the same count)
 W_AVG_SAMPLES = 10_000
+#: standard deviation of the calibrated output images (see the module docstring)
+OUTPUT_STD = 0.5
+#: how many z samples estimate the output statistics for the calibration
+CALIBRATION_SAMPLES = 256
 
 
 @torch.no_grad()
@@ -53,7 +66,25 @@ def build_embedded_generator(seed: int = 0, device: Union[str, torch.device] = "
         w = G.mapping(chunk, None)[:, 0]
         w_sum += w.to(torch.float64).sum(dim=0)
     G.mapping.w_avg.copy_((w_sum / W_AVG_SAMPLES).to(torch.float32))
+    _calibrate_output(G, gen)
     return G.eval().to(device)
 
 
-__all__ = ["EMBEDDED_KWARGS", "W_AVG_SAMPLES", "build_embedded_generator"]
+@torch.no_grad()
+def _calibrate_output(G: Generator, gen: torch.Generator) -> None:
+    """Scale all ToRGB weights and shift the last ToRGB bias: images get mean 0, std OUTPUT_STD.
+
+    Exact because the skip-architecture image is a sum of up-sampled ToRGB outputs, each linear
+    in its weight (biases start at 0), and the FIR up-sampling preserves constants.
+    """
+    z = torch.randn([CALIBRATION_SAMPLES, G.z_dim], generator=gen)
+    images = G.synthesis(G.mapping(z, None), noise_mode="const")
+    scale = OUTPUT_STD / float(images.std())
+    channel_mean = images.mean(dim=(0, 2, 3))
+    blocks = [getattr(G.synthesis, f"b{res}") for res in G.synthesis.block_resolutions]
+    for block in blocks:
+        block.torgb.weight.mul_(scale)
+    blocks[-1].torgb.bias.sub_(channel_mean * scale)
+
+
+__all__ = ["CALIBRATION_SAMPLES", "EMBEDDED_KWARGS", "OUTPUT_STD", "W_AVG_SAMPLES", "build_embedded_generator"]
