@@ -66,10 +66,14 @@ def test_pti_batch_equals_one_at_a_time(G, photos):
     for i, single in enumerate([first, second]):
         # tolerance: the batched pivot differs from the single one by float rounding only
         torch.testing.assert_close(batch.latents[i : i + 1], single.latents, atol=5e-3, rtol=1e-3)
-        for name, d in single.weight_deltas[0].items():
-            # Adam turns the rounding-level pivot difference into rare sign flips of tiny
-            # gradients; a mix-up between images would differ by 100% of the delta's norm
-            assert (batch.weight_deltas[i][name] - d).norm() <= 1e-2 * d.norm() + 1e-6, name
+        # Compared over all tuned tensors at once: Adam normalises each gradient, so a one-element
+        # tensor whose gradient is ~0 (a noise_strength) turns the rounding-level pivot
+        # difference into an O(lr) step of its own and cannot be compared alone. A mix-up
+        # between images would still differ by ~100% of the deltas' norm.
+        names = sorted(single.weight_deltas[0])
+        flat_single = torch.cat([single.weight_deltas[0][n].flatten() for n in names])
+        flat_batch = torch.cat([batch.weight_deltas[i][n].flatten() for n in names])
+        assert (flat_batch - flat_single).norm() <= 1e-2 * flat_single.norm()
         torch.testing.assert_close(batch.reconstruction[i : i + 1], single.reconstruction, atol=1e-3, rtol=1e-3)
 
 
