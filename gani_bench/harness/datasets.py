@@ -51,18 +51,17 @@ def prepared_dir() -> Path:
 
 
 def builtin_manifest_dir() -> Path:
-    """The shipped manifests: package data ``gani_bench.manifests`` or the checkout's ``datasets/``."""
-    try:
-        from importlib.resources import files
+    """The shipped manifests and demo images.
 
-        root = files("gani_bench.manifests")
-        path = Path(str(root))
-        if path.is_dir():
-            return path
-    except (ModuleNotFoundError, TypeError):
-        # an editable checkout has no gani_bench.manifests package: the folder is datasets/
-        pass
-    return Path(__file__).resolve().parents[2] / "datasets"
+    pyproject maps the checkout's top-level ``datasets/`` (data, not a Python package) into
+    the wheel as ``gani_bench/manifests/``; an editable install or a plain checkout has no
+    such folder, so the checkout's ``datasets/`` is used directly.
+    """
+    package_root = Path(__file__).resolve().parents[1]
+    installed = package_root / "manifests"
+    if installed.is_dir():
+        return installed
+    return package_root.parent / "datasets"
 
 
 # ----------------------------------------------------------------------------------- manifests
