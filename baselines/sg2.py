@@ -14,44 +14,28 @@ Both are thin configurations of the shared :func:`gani_bench.methods.projection.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import ClassVar
 
 import torch
 
-from gani_bench.methods.base import METHODS, InversionMethod, InversionResult, StageTimer
+from gani_bench.methods.base import METHODS, InversionMethod, InversionResult, StageTimer, standard_presets
 from gani_bench.methods.projection import ProjectionSettings, project
 
 
 @dataclass
-class SG2Config:
+class SG2Config(ProjectionSettings):
+    """The projection's settings (same fields, order and defaults as :class:`ProjectionSettings`)
+    with SG2 W's 600-step budget, plus ``keep_noise``: one definition, so the baselines' knobs
+    cannot drift from the projection's."""
+
     steps: int = 600
-    lr: float = 0.1
-    w_avg_samples: int = 10_000
-    noise_factor: float = 0.05
-    noise_ramp: float = 0.75
-    lr_rampup: float = 0.05
-    lr_rampdown: float = 0.25
-    noise_reg_weight: float = 1e5
-    perceptual: str = "lpips_vgg"
-    mse_weight: float = 0.0
-    optimize_noise: bool = True
+    #: reconstruct with the optimised noise maps (the paper) instead of G's constant noise (the script)
     keep_noise: bool = True
 
     def settings(self) -> ProjectionSettings:
-        return ProjectionSettings(
-            steps=self.steps,
-            lr=self.lr,
-            w_avg_samples=self.w_avg_samples,
-            noise_factor=self.noise_factor,
-            noise_ramp=self.noise_ramp,
-            lr_rampup=self.lr_rampup,
-            lr_rampdown=self.lr_rampdown,
-            noise_reg_weight=self.noise_reg_weight,
-            perceptual=self.perceptual,
-            mse_weight=self.mse_weight,
-            optimize_noise=self.optimize_noise,
-        )
+        """The projection's own fields (everything but ``keep_noise``), as :func:`project` takes them."""
+        return ProjectionSettings(**{f.name: getattr(self, f.name) for f in fields(ProjectionSettings)})
 
 
 @dataclass
@@ -83,7 +67,7 @@ class _SG2Projection(InversionMethod):
             latent_space=self.space,
             reconstruction=recon,
             weight_deltas=None,
-            stage_seconds={k: v / n for k, v in timer.seconds.items()},
+            stage_seconds=timer.per_image(n),
             loss_curves=out.loss_curves,
             steps=[{"project": self.config.steps} for _ in range(n)],
             noise=noise,
@@ -96,7 +80,7 @@ class SG2W(_SG2Projection):
     summary = "StyleGAN2 projector: optimise one w (and the noise maps), 600 steps"
     Config = SG2Config
     space = "w"
-    presets = {"paper": {}, "fast": {"steps": 50}, "fast_mse": {"steps": 50, **_MSE_ONLY}, "mse": _MSE_ONLY}
+    presets = standard_presets(fast={"steps": 50}, mse_only=_MSE_ONLY)
 
 
 @METHODS.register("sg2_wplus")
@@ -105,4 +89,4 @@ class SG2WPlus(_SG2Projection):
     summary = "StyleGAN2 projector in W+: optimise num_ws style vectors (and the noise maps), 2000 steps"
     Config = SG2WPlusConfig
     space = "w+"
-    presets = {"paper": {}, "fast": {"steps": 60}, "fast_mse": {"steps": 60, **_MSE_ONLY}, "mse": _MSE_ONLY}
+    presets = standard_presets(fast={"steps": 60}, mse_only=_MSE_ONLY)

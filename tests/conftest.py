@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import os
+import sys
+import types
 from pathlib import Path
+from typing import Any, Dict
 
 import pytest
 import torch
@@ -40,3 +43,27 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
 @pytest.fixture(autouse=True)
 def _single_thread_determinism() -> None:
     torch.manual_seed(0)
+
+
+@pytest.fixture()
+def tf_modules(monkeypatch: pytest.MonkeyPatch) -> type:
+    """A fake ``dnnlib.tflib.network.Network`` that pickles its state the way NVIDIA's does.
+
+    Put into ``sys.modules`` for the test only, so ``pickle`` writes NVIDIA's TF class name;
+    used to make TF pickles in ``test_tf_pickle`` and ``test_checkpoints``.
+    """
+
+    class Network:
+        def __init__(self, state: Dict[str, Any]) -> None:
+            self._state = state
+
+        def __getstate__(self) -> Dict[str, Any]:  # NVIDIA's class defines only get/setstate
+            return self._state
+
+    Network.__module__, Network.__qualname__ = "dnnlib.tflib.network", "Network"
+    network = types.ModuleType("dnnlib.tflib.network")
+    network.Network = Network
+    for name, mod in {"dnnlib": types.ModuleType("dnnlib"), "dnnlib.tflib": types.ModuleType("dnnlib.tflib"),
+                      "dnnlib.tflib.network": network}.items():
+        monkeypatch.setitem(sys.modules, name, mod)
+    return Network

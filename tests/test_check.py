@@ -11,9 +11,10 @@ import pytest
 from click.testing import CliRunner
 
 from gani_bench.harness.check import REFERENCE_DIR, compare, run_check
-from gani_bench.methods.base import METHODS, InversionMethod, InversionResult
+from gani_bench.methods.base import METHODS, InversionMethod
 from gani_bench.metrics.base import METRICS
 from gani_bench.plugins import load_plugins
+from helpers import mean_w_result
 
 
 @dataclass
@@ -29,10 +30,8 @@ class StepsMethod(InversionMethod):
     presets = {"paper": {}, "fast": {"steps": 20}}
 
     def invert(self, generator, targets, *, seed=0):
-        n = targets.shape[0]
-        ws = generator.mapping.w_avg.reshape(1, 1, -1).repeat(n, generator.num_ws, 1)
-        return InversionResult(latents=ws, latent_space="w", reconstruction=targets * (1 - 1 / (self.config.steps + 1)),
-                               stage_seconds={"fit": 0.0}, steps=[{"fit": self.config.steps}] * n)
+        return mean_w_result(generator, targets * (1 - 1 / (self.config.steps + 1)), stage_seconds={"fit": 0.0},
+                             steps={"fit": self.config.steps})
 
 
 METHODS.add("t_steps", StepsMethod, replace=True)

@@ -48,6 +48,7 @@ from gani_bench.checkpoints import nvidia_pkl
 from gani_bench.errors import CheckpointError, UnknownNameError, WeightsUnavailable
 from gani_bench.generators import GENERATORS
 from gani_bench.stylegan2.networks import Generator
+from helpers import Evil, one_line_error, pickle_globals, write
 
 FIXTURE = Path(__file__).resolve().parent / "data" / "ckpt" / "nvidia_tiny_g_ema.safetensors"
 
@@ -165,40 +166,6 @@ def persistence_pickle(mods: types.SimpleNamespace, tensors: Dict[str, torch.Ten
     return pickle.dumps(snap, protocol=protocol)
 
 
-def logged_globals(data: bytes) -> set:
-    """Every global a pickle asks for, found by an unpickler that resolves each to a dummy."""
-    seen = set()
-
-    class Dummy:
-        def __init__(self, *a: Any, **k: Any) -> None: ...
-        def __setstate__(self, s: Any) -> None: ...
-        def __setitem__(self, k: Any, v: Any) -> None: ...
-        def append(self, v: Any) -> None: ...
-        def extend(self, v: Any) -> None: ...
-
-    class Logger(pickle.Unpickler):
-        def find_class(self, module: str, name: str) -> Any:
-            seen.add(f"{module}.{name}")
-            return type("D", (Dummy,), {})
-
-    Logger(io.BytesIO(data)).load()
-    return seen
-
-
-def write(tmp_path: Path, name: str, data: bytes) -> Path:
-    path = tmp_path / name
-    path.write_bytes(data)
-    return path
-
-
-def one_line_error(exc_info: pytest.ExceptionInfo, path: Optional[Path] = None) -> str:
-    msg = str(exc_info.value)
-    assert "\n" not in msg, msg
-    if path is not None:
-        assert str(path) in msg, msg
-    return msg
-
-
 def fixture_pickle(mods: types.SimpleNamespace, protocol: int = 3, **kw: Any) -> tuple[bytes, Dict[str, torch.Tensor], Dict[str, Any]]:
     tensors, meta = read_fixture()
     g_ema = {k[len("G_ema."):]: v for k, v in tensors.items() if k.startswith("G_ema.")}
@@ -215,7 +182,7 @@ def test_handmade_pickle_asks_for_the_same_globals_as_nvidias(nvidia_modules, pr
     data, _, _ = fixture_pickle(nvidia_modules, protocol)
     _, meta = read_fixture()
     measured_on_nvidia_code = set(json.loads(meta["pickle_globals"])[str(protocol)])
-    assert logged_globals(data) == measured_on_nvidia_code
+    assert pickle_globals(data) == measured_on_nvidia_code
 
 
 @pytest.mark.parametrize("protocol", [2, 3, 4])
@@ -298,21 +265,13 @@ def test_misshaped_and_missing_tensors_are_named(nvidia_modules, tmp_path: Path)
     assert "missing 2 tensor(s): mapping.fc2.weight, mapping.fc2.bias" in one_line_error(exc, path)
 
 
-class _Evil:
-    def __init__(self, func: Any, arg: str) -> None:
-        self.func, self.arg = func, arg
-
-    def __reduce__(self) -> Any:
-        return (self.func, (self.arg,))
-
-
 @pytest.mark.parametrize("protocol", [0, 2, 4])
 @pytest.mark.parametrize("func,expected", [(os.system, f"{os.name == 'nt' and 'nt' or 'posix'}.system"),
                                            (exec, "builtins.exec"), (eval, "builtins.eval")])
 def test_code_execution_is_refused(tmp_path: Path, protocol: int, func: Any, expected: str) -> None:
     sentinel = tmp_path / "SENTINEL"
     arg = f"touch {sentinel}" if func is os.system else f"open({str(sentinel)!r}, 'w').close()"
-    path = write(tmp_path, "evil.pkl", pickle.dumps({"G_ema": _Evil(func, arg)}, protocol=protocol))
+    path = write(tmp_path, "evil.pkl", pickle.dumps({"G_ema": Evil(func, arg)}, protocol=protocol))
     with pytest.raises(CheckpointError) as exc:
         load_generator(path)
     msg = one_line_error(exc, path)
@@ -328,7 +287,7 @@ def test_code_hidden_inside_a_valid_snapshot_is_refused(nvidia_modules, tmp_path
     sentinel = tmp_path / "SENTINEL"
     tensors, meta = read_fixture()
     g_ema = {k[len("G_ema."):]: v for k, v in tensors.items() if k.startswith("G_ema.")}
-    evil = _Evil(subprocess.check_call, ["touch", str(sentinel)])
+    evil = Evil(subprocess.check_call, ["touch", str(sentinel)])
     data = persistence_pickle(nvidia_modules, g_ema, json.loads(meta["init_kwargs"]), extra_state={"hook": evil})
     path = write(tmp_path, "hidden.pkl", data)
     with pytest.raises(CheckpointError) as exc:
@@ -351,13 +310,13 @@ def _storage_bomb(payload: bytes) -> bytes:
 def test_storage_bytes_are_loaded_weights_only(tmp_path: Path) -> None:
     """A tampered ``_load_from_bytes`` payload (a pickle calling os.system) never runs."""
     sentinel = tmp_path / "SENTINEL"
-    path = write(tmp_path, "bomb.pkl", _storage_bomb(pickle.dumps(_Evil(os.system, f"touch {sentinel}"), protocol=2)))
+    path = write(tmp_path, "bomb.pkl", _storage_bomb(pickle.dumps(Evil(os.system, f"touch {sentinel}"), protocol=2)))
     with pytest.raises(CheckpointError) as exc:
         load_generator(path)
     assert "weights_only" not in one_line_error(exc, path)  # torch's hint to disable the check is not passed on
     # the same payload as a legacy torch.save file: torch's weights-only unpickler names the global
     buf = io.BytesIO()
-    torch.save(_Evil(os.system, f"touch {sentinel}"), buf, _use_new_zipfile_serialization=False)
+    torch.save(Evil(os.system, f"touch {sentinel}"), buf, _use_new_zipfile_serialization=False)
     path = write(tmp_path, "bomb2.pkl", _storage_bomb(buf.getvalue()))
     with pytest.raises(CheckpointError) as exc:
         load_generator(path)
@@ -549,30 +508,12 @@ def _tf_variables(g: Dict[str, torch.Tensor], resolution: int, num_fc: int) -> t
     return [("dlatent_avg", n(g["mapping.w_avg"]))], mapping, synthesis + noises + [("lod", np.float32(0))]
 
 
-@pytest.fixture()
-def tf_network_class(monkeypatch: pytest.MonkeyPatch) -> type:
-    class Network:
-        def __init__(self, state: Dict[str, Any]) -> None:
-            self._state = state
-
-        def __getstate__(self) -> Dict[str, Any]:
-            return self._state
-
-    Network.__module__, Network.__qualname__ = "dnnlib.tflib.network", "Network"
-    module = types.ModuleType("dnnlib.tflib.network")
-    module.Network = Network
-    for name, mod in {"dnnlib": types.ModuleType("dnnlib"), "dnnlib.tflib": types.ModuleType("dnnlib.tflib"),
-                      "dnnlib.tflib.network": module}.items():
-        monkeypatch.setitem(sys.modules, name, mod)
-    return Network
-
-
-def test_tensorflow_pickle_reproduces_nvidia_outputs(tf_network_class: type, tmp_path: Path) -> None:
+def test_tensorflow_pickle_reproduces_nvidia_outputs(tf_modules: type, tmp_path: Path) -> None:
     tensors, meta = read_fixture()
     g = {k[len("G_ema."):]: v for k, v in tensors.items() if k.startswith("G_ema.")}
     kw = json.loads(meta["init_kwargs"])
     top, mapping, synthesis = _tf_variables(g, kw["img_resolution"], kw["mapping_kwargs"]["num_layers"])
-    net = lambda name, variables, comps, static: tf_network_class(dict(  # noqa: E731
+    net = lambda name, variables, comps, static: tf_modules(dict(  # noqa: E731
         version=4, name=name, static_kwargs=static, components=comps, build_module_src="raise SystemExit  # TF code, never run",
         build_func_name="G_main", variables=variables))
     static = dict(latent_size=kw["z_dim"], dlatent_size=kw["w_dim"], label_size=0, resolution=kw["img_resolution"],

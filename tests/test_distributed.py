@@ -17,7 +17,8 @@ from PIL import Image
 
 from gani_bench.harness.distributed import DistInfo, shard
 from gani_bench.harness.store import read_results, store_parts
-from gani_bench.methods.base import METHODS, InversionMethod, InversionResult
+from gani_bench.methods.base import METHODS, InversionMethod
+from helpers import mean_w_result
 
 TESTS_DIR = Path(__file__).resolve().parent
 REPO = TESTS_DIR.parent
@@ -42,10 +43,7 @@ class ShardProbe(InversionMethod):
         crash_at = os.environ.get(CRASH_ENV)
         if crash_at and os.environ.get("RANK") == "1" and type(self).calls == int(crash_at):
             os._exit(3)  # a hard crash: no cleanup, no exception handling
-        n = targets.shape[0]
-        ws = generator.mapping.w_avg.reshape(1, 1, -1).repeat(n, generator.num_ws, 1)
-        return InversionResult(latents=ws, latent_space="w", reconstruction=targets * 0.5,
-                               stage_seconds={"fit": 0.0}, steps=[{"fit": 1}] * n)
+        return mean_w_result(generator, targets * 0.5, stage_seconds={"fit": 0.0}, steps={"fit": 1})
 
 
 METHODS.add("t_shard", ShardProbe, replace=True)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
 
 import pytest
 import torch
@@ -22,6 +21,7 @@ from gani_bench.checkpoints import load_generator, save_rosinality, to_rosinalit
 from gani_bench.checkpoints.rosinality import estimate_w_avg, from_rosinality, infer_init_kwargs, name_table
 from gani_bench.errors import CheckpointError
 from gani_bench.stylegan2.networks import Generator
+from helpers import Evil, one_line_error
 
 ROSINALITY_FIXTURE = Path(__file__).resolve().parent / "data" / "ckpt" / "rosinality_tiny.pt"
 
@@ -40,12 +40,6 @@ def tiny_generator(seed: int = 0) -> Generator:
                 p.add_(torch.randn(p.shape, generator=gen) * 0.2)
         G.mapping.w_avg.normal_(generator=gen)
     return G.eval().requires_grad_(False)
-
-
-def one_line(exc: pytest.ExceptionInfo, path: Any) -> str:
-    msg = str(exc.value)
-    assert "\n" not in msg and str(path) in msg, msg
-    return msg
 
 
 def test_real_rosinality_checkpoint_reproduces_rosinality_outputs() -> None:
@@ -130,19 +124,19 @@ def test_missing_and_misshaped_keys_are_named(tmp_path: Path) -> None:
     torch.save(ckpt, path)
     with pytest.raises(CheckpointError) as exc:
         load_generator(path)
-    assert "missing 1 tensor(s): convs.3.noise.weight" in one_line(exc, path)
+    assert "missing 1 tensor(s): convs.3.noise.weight" in one_line_error(exc, path)
     ckpt = to_rosinality(tiny_generator())
     ckpt["g_ema"]["convs.2.conv.modulation.weight"] = torch.zeros(5, 16)
     torch.save(ckpt, path)
     with pytest.raises(CheckpointError) as exc:
         load_generator(path)
-    assert "mis-shaped 1 tensor(s): convs.2.conv.modulation.weight (5, 16) != (16, 16)" in one_line(exc, path)
+    assert "mis-shaped 1 tensor(s): convs.2.conv.modulation.weight (5, 16) != (16, 16)" in one_line_error(exc, path)
     ckpt = to_rosinality(tiny_generator())
     ckpt["latent_avg"] = torch.zeros(7)
     torch.save(ckpt, path)
     with pytest.raises(CheckpointError) as exc:
         load_generator(path)
-    assert "latent_avg has shape (7,)" in one_line(exc, path)
+    assert "latent_avg has shape (7,)" in one_line_error(exc, path)
 
 
 def test_torch_file_without_g_ema(tmp_path: Path) -> None:
@@ -150,7 +144,7 @@ def test_torch_file_without_g_ema(tmp_path: Path) -> None:
     torch.save({"state_dict": {"w": torch.zeros(2)}}, path)
     with pytest.raises(CheckpointError) as exc:
         load_generator(path)
-    assert "without 'g_ema' (holds: state_dict)" in one_line(exc, path)
+    assert "without 'g_ema' (holds: state_dict)" in one_line_error(exc, path)
 
 
 def test_missing_latent_avg_is_estimated(tmp_path: Path) -> None:
@@ -171,22 +165,14 @@ def test_truncated_torch_archive(tmp_path: Path) -> None:
     cut.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     with pytest.raises(CheckpointError) as exc:
         load_generator(cut)
-    assert "truncated or corrupt" in one_line(exc, cut)
-
-
-class _Evil:
-    def __init__(self, arg: str) -> None:
-        self.arg = arg
-
-    def __reduce__(self) -> Any:
-        return (os.system, (self.arg,))
+    assert "truncated or corrupt" in one_line_error(exc, cut)
 
 
 def test_code_in_a_torch_archive_is_refused(tmp_path: Path) -> None:
     sentinel = tmp_path / "SENTINEL"
     path = tmp_path / "evil.pt"
-    torch.save({"g_ema": {}, "x": _Evil(f"touch {sentinel}")}, path)
+    torch.save({"g_ema": {}, "x": Evil(os.system, f"touch {sentinel}")}, path)
     with pytest.raises(CheckpointError) as exc:
         load_generator(path)
-    assert "refusing to load: the torch file asks for posix.system" in one_line(exc, path)
+    assert "refusing to load: the torch file asks for posix.system" in one_line_error(exc, path)
     assert not sentinel.exists()

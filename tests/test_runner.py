@@ -14,9 +14,10 @@ from gani_bench import api
 from gani_bench.errors import ConfigError, UnknownNameError
 from gani_bench.harness.runner import resolve_methods, split_overrides
 from gani_bench.harness.store import read_results
-from gani_bench.methods.base import METHODS, InversionMethod, InversionResult
+from gani_bench.methods.base import METHODS, InversionMethod
 from gani_bench.metrics.base import METRICS, ImageMetric
 from gani_bench.plugins import load_plugins
+from helpers import mean_w_result
 
 
 @dataclass
@@ -38,10 +39,8 @@ class Half(InversionMethod):
         type(self).calls += 1
         if type(self).calls == self.config.fail_call:
             raise RuntimeError("synthetic failure\nwith a second line")
-        n = targets.shape[0]
-        ws = generator.mapping.w_avg.reshape(1, 1, -1).repeat(n, generator.num_ws, 1)
-        return InversionResult(latents=ws, latent_space="w", reconstruction=targets * self.config.scale,
-                               stage_seconds={"only": 0.001}, steps=[{"only": self.config.steps}] * n)
+        return mean_w_result(generator, targets * self.config.scale, stage_seconds={"only": 0.001},
+                             steps={"only": self.config.steps})
 
 
 @dataclass

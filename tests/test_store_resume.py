@@ -20,7 +20,8 @@ from PIL import Image
 
 from gani_bench.errors import ConfigError
 from gani_bench.harness.store import ResultRow, ResultStore, finished_images, read_results, store_parts
-from gani_bench.methods.base import METHODS, InversionMethod, InversionResult, StageTimer
+from gani_bench.methods.base import METHODS, InversionMethod, StageTimer
+from helpers import mean_w_result
 
 TESTS_DIR = Path(__file__).resolve().parent
 REPO = TESTS_DIR.parent
@@ -44,11 +45,8 @@ class FakeSlow(InversionMethod):
         with timer.stage("fit"):
             time.sleep(self.config.sleep * targets.shape[0])
             recon = targets * (1.0 - 1.0 / (self.config.steps + 1))
-        n = targets.shape[0]
-        ws = generator.mapping.w_avg.reshape(1, 1, -1).repeat(n, generator.num_ws, 1)
-        return InversionResult(latents=ws, latent_space="w", reconstruction=recon,
-                               stage_seconds={k: v / n for k, v in timer.seconds.items()},
-                               steps=[{"fit": self.config.steps}] * n)
+        return mean_w_result(generator, recon, stage_seconds=timer.per_image(targets.shape[0]),
+                             steps={"fit": self.config.steps})
 
 
 METHODS.add("fake_slow", FakeSlow, replace=True)

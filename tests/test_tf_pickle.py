@@ -29,12 +29,9 @@ Neither replaces a real TF file: whether NVIDIA's converter matches TensorFlow i
 """
 from __future__ import annotations
 
-import io
 import math
 import os
 import pickle
-import sys
-import types
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -45,6 +42,7 @@ import torch
 from gani_bench.checkpoints import nvidia_tf_pkl as tfpkl
 from gani_bench.errors import CheckpointError
 from gani_bench.stylegan2.networks import Generator
+from helpers import Evil, one_line_error, pickle_globals, write
 
 #: a small generator in TF terms: 32 px, channels min(2*fmap_base/res, fmap_max) = 16,16,8,4
 TF_KWARGS: Dict[str, Any] = dict(num_channels=3, resolution=32, label_size=0, latent_size=16, dlatent_size=16,
@@ -127,26 +125,6 @@ def to_tf_variables(G: Generator) -> Tuple[List[Tuple[str, Any]], List[Tuple[str
 EVIL_SOURCE = "import pathlib\npathlib.Path({sentinel!r}).touch()\ndef G_main(*a, **k): pass\n"
 
 
-@pytest.fixture()
-def tf_modules(monkeypatch: pytest.MonkeyPatch) -> type:
-    """A fake ``dnnlib.tflib.network.Network`` that pickles its state the way NVIDIA's does."""
-
-    class Network:
-        def __init__(self, state: Dict[str, Any]) -> None:
-            self._state = state
-
-        def __getstate__(self) -> Dict[str, Any]:  # NVIDIA's class defines only get/setstate
-            return self._state
-
-    Network.__module__, Network.__qualname__ = "dnnlib.tflib.network", "Network"
-    network = types.ModuleType("dnnlib.tflib.network")
-    network.Network = Network
-    for name, mod in {"dnnlib": types.ModuleType("dnnlib"), "dnnlib.tflib": types.ModuleType("dnnlib.tflib"),
-                      "dnnlib.tflib.network": network}.items():
-        monkeypatch.setitem(sys.modules, name, mod)
-    return Network
-
-
 def _net(cls: type, name: str, func: str, variables: List[Tuple[str, Any]], static_kwargs: Dict[str, Any],
          components: Optional[Dict[str, Any]] = None, src: str = "") -> Any:
     return cls(dict(version=4, name=name, static_kwargs=dict(static_kwargs), components=components or {},
@@ -174,33 +152,9 @@ def tf_pickle(cls: type, G: Generator, static_kwargs: Dict[str, Any], sentinel: 
     return pickle.dumps(tf_networks(cls, G, static_kwargs, sentinel), protocol=protocol)
 
 
-def stream_globals(data: bytes) -> set:
-    """Every global a pickle names, found by an unpickler that resolves each one to a dummy."""
-    seen = set()
-
-    class Dummy:
-        def __init__(self, *a: Any, **k: Any) -> None: ...
-        def __setstate__(self, s: Any) -> None: ...
-
-    class Logger(pickle.Unpickler):
-        def find_class(self, module: str, name: str) -> Any:
-            seen.add(f"{module}.{name}".replace("numpy._core.", "numpy.core.").replace("copy_reg.", "copyreg."))
-            return type("D", (Dummy,), {})
-
-    Logger(io.BytesIO(data)).load()
-    return seen
-
-
-def write(tmp_path: Path, name: str, data: bytes) -> Path:
-    path = tmp_path / name
-    path.write_bytes(data)
-    return path
-
-
-def one_line_error(exc_info: pytest.ExceptionInfo, path: Path) -> str:
-    msg = str(exc_info.value)
-    assert "\n" not in msg and str(path) in msg, msg
-    return msg
+#: the spelling of the expected sets below, whichever numpy (``numpy._core``) or protocol
+#: (Python 2's ``copy_reg`` for protocols 0/1) wrote the stream
+GLOBALS_SPELLING = {"numpy._core.": "numpy.core.", "copy_reg.": "copyreg."}
 
 
 def z_batch(n: int = 3) -> torch.Tensor:
@@ -220,7 +174,7 @@ def test_stream_has_nvidias_structure_and_nothing_else(tf_modules, tmp_path: Pat
         expected |= {"copyreg._reconstructor", "__builtin__.object"}  # how protocols 0/1 spell "new Network"
     if protocol < 3:
         expected |= {"_codecs.encode"}  # no bytes opcode below protocol 3: numpy's buffers go through it
-    assert stream_globals(data) == expected
+    assert pickle_globals(data, GLOBALS_SPELLING) == expected
     assert tfpkl.is_tf_pickle(data[:tfpkl.SNIFF_BYTES])
 
 
@@ -343,20 +297,12 @@ def test_config_f_car_kwargs_give_nvidias_channel_counts(tmp_path: Path) -> None
 # refusals and one-line errors
 
 
-class _Evil:
-    def __init__(self, func: Any, arg: str) -> None:
-        self.func, self.arg = func, arg
-
-    def __reduce__(self) -> Any:
-        return (self.func, (self.arg,))
-
-
 @pytest.mark.parametrize("protocol", [0, 3, 4])
 @pytest.mark.parametrize("func,expected", [(os.system, f"{os.name == 'nt' and 'nt' or 'posix'}.system"), (exec, "builtins.exec")])
 def test_code_execution_is_refused(tmp_path: Path, protocol: int, func: Any, expected: str) -> None:
     sentinel = tmp_path / "SENTINEL"
     arg = f"touch {sentinel}" if func is os.system else f"open({str(sentinel)!r}, 'w').close()"
-    path = write(tmp_path, "evil.pkl", pickle.dumps((_Evil(func, arg),), protocol=protocol))
+    path = write(tmp_path, "evil.pkl", pickle.dumps((Evil(func, arg),), protocol=protocol))
     with pytest.raises(CheckpointError) as exc:
         tfpkl.load_nvidia_tf_pkl(path)
     if protocol < 3:
@@ -368,7 +314,7 @@ def test_code_execution_is_refused(tmp_path: Path, protocol: int, func: Any, exp
 def test_code_hidden_among_the_variables_is_refused(tf_modules, tmp_path: Path) -> None:
     sentinel = tmp_path / "SENTINEL"
     G, D, Gs = tf_networks(tf_modules, random_generator(), TF_KWARGS, sentinel)
-    Gs._state["variables"].append(("dlatent_avg_evil", _Evil(os.system, f"touch {sentinel}")))
+    Gs._state["variables"].append(("dlatent_avg_evil", Evil(os.system, f"touch {sentinel}")))
     path = write(tmp_path, "hidden.pkl", pickle.dumps((G, D, Gs), protocol=3))
     with pytest.raises(CheckpointError) as exc:
         tfpkl.load_nvidia_tf_pkl(path)

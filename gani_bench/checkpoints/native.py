@@ -32,7 +32,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from ..errors import CheckpointError
-from .state import construct_generator, finalize, load_state_strict, name_list, plain, state_fingerprint
+from .state import construct_generator, finalize, load_state_strict, name_list, plain, problem_list, state_fingerprint
 
 FORMAT_VERSION = 1
 KIND_KEY = "gani_bench.kind"
@@ -175,10 +175,9 @@ def load_weight_deltas(path: PathLike, G: torch.nn.Module, *, fingerprint: Optio
     params = dict(G.named_parameters())
     unknown = [k for k in shapes if k not in params]
     misshaped = [f"{k} {shapes[k]} != {tuple(params[k].shape)}" for k in shapes if k in params and shapes[k] != tuple(params[k].shape)]
-    if unknown or misshaped:
-        what = "; ".join(p for p in (unknown and f"not parameters of the generator: {name_list(unknown)}",
-                                     misshaped and f"mis-shaped: {name_list(misshaped)}") if p)
-        raise CheckpointError(f"{path}: weight deltas do not fit {base_name!r}: {what}; the file is corrupt")
+    problems = problem_list({"not parameters of the generator": unknown, "mis-shaped": misshaped})
+    if problems:
+        raise CheckpointError(f"{path}: weight deltas do not fit {base_name!r}: {'; '.join(problems)}; the file is corrupt")
     device = next(iter(params.values())).device if params else torch.device("cpu")
     return {k: v.to(device=device, dtype=params[k].dtype) for k, v in _read_tensors(path).items()}
 

@@ -49,7 +49,7 @@ import torch
 
 from ..errors import CheckpointError
 from . import nvidia_pkl
-from .state import construct_generator, finalize, load_state_strict, name_list, plain
+from .state import construct_generator, finalize, load_state_strict, name_list, plain, problem_list
 
 PathLike = Union[str, Path]
 
@@ -473,13 +473,11 @@ def tf_variables_to_state_dict(path: PathLike, G: torch.nn.Module, tf_vars: Mapp
     if unmapped:  # a Generator parameter no rule knows: a programming error, reported plainly
         raise CheckpointError(f"{path}: no TensorFlow counterpart is known for {name_list(unmapped)}; report this to gani-bench")
     extra = sorted(n for n in tf_vars if n not in used and not IGNORED_TF_VARIABLES.fullmatch(n))
-    problems = []
-    if missing:
-        problems.append(f"missing {len(missing)} TF variable(s): {name_list(missing)}")
-    if misshaped:
-        problems.append(f"mis-shaped {len(misshaped)}: {name_list(misshaped)}")
-    if extra:
-        problems.append(f"{len(extra)} TF variable(s) with no place in it: {name_list(extra)}")
+    problems = problem_list({
+        "missing {n} TF variable(s)": missing,
+        "mis-shaped {n}": misshaped,
+        "{n} TF variable(s) with no place in it": extra,
+    })
     if problems:
         raise CheckpointError(f"{path}: the TensorFlow variables do not fit the generator its static_kwargs describe: "
                               f"{'; '.join(problems)}; the file is corrupt or not a StyleGAN2 config-E/F generator")

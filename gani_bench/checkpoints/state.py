@@ -36,6 +36,16 @@ def name_list(names: Sequence[str], limit: int = MAX_NAMES_IN_ERROR) -> str:
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
+def problem_list(groups: Mapping[str, Sequence[str]]) -> List[str]:
+    """``"<label>: a, b and 3 more"`` for each non-empty group, in order (``{n}`` in a label
+    becomes the group's size).
+
+    Every checkpoint reader reports a state that does not fit its generator as one error line
+    of such items joined by "; "; building the items here keeps those lines alike.
+    """
+    return [f"{label.format(n=len(names))}: {name_list(names)}" for label, names in groups.items() if names]
+
+
 def plain(obj: Any) -> Any:
     """Recursively turn dict subclasses (EasyDict stand-ins, OrderedDict) into plain dicts/lists."""
     if isinstance(obj, Mapping):
@@ -80,13 +90,11 @@ def check_state_dict(path: Union[str, Path], expected: Mapping[str, torch.Tensor
         for k in expected
         if k in got and tuple(got[k].shape) != tuple(expected[k].shape)
     ]
-    problems: List[str] = []
-    if missing:
-        problems.append(f"missing {len(missing)} tensor(s): {name_list(missing)}")
-    if unexpected:
-        problems.append(f"unexpected {len(unexpected)} tensor(s): {name_list(unexpected)}")
-    if misshaped:
-        problems.append(f"mis-shaped {len(misshaped)} tensor(s): {name_list(misshaped)}")
+    problems = problem_list({
+        "missing {n} tensor(s)": missing,
+        "unexpected {n} tensor(s)": unexpected,
+        "mis-shaped {n} tensor(s)": misshaped,
+    })
     if problems:
         raise CheckpointError(
             f"{path}: the tensors do not fit the generator it describes: {'; '.join(problems)}; "

@@ -69,6 +69,14 @@ class StageTimer:
             self._sync()
             self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t0
 
+    def per_image(self, n: int) -> Dict[str, float]:
+        """Each stage's seconds divided by the batch size ``n``.
+
+        A method times its whole batch, but ``InversionResult.stage_seconds`` is per image so
+        that results of runs with different batch sizes compare; this is that one division.
+        """
+        return {name: seconds / n for name, seconds in self.seconds.items()}
+
 
 class InversionMethod:
     """Base class. Subclasses set ``name``, ``Config``, ``presets`` and implement ``invert``."""
@@ -105,6 +113,16 @@ class InversionMethod:
     ) -> InversionResult:
         """Invert ``targets`` ([N, 3, H, W] in [-1, 1], at the generator's resolution)."""
         raise NotImplementedError
+
+
+def standard_presets(fast: Mapping[str, Any], mse_only: Mapping[str, Any]) -> Dict[str, Dict[str, Any]]:
+    """The four presets every built-in method offers, built from its two override sets.
+
+    ``paper`` is the defaults, ``fast`` the CPU demo / CI budget, ``mse`` needs no LPIPS weights
+    and ``fast_mse`` is both (``fast`` keys first). Built in one place so the methods cannot
+    drift apart in which presets exist or how ``fast_mse`` combines the other two.
+    """
+    return {"paper": {}, "fast": dict(fast), "fast_mse": {**fast, **mse_only}, "mse": dict(mse_only)}
 
 
 def _parse_value(text: str, like: Any) -> Any:

@@ -26,12 +26,12 @@ from typing import Dict, List, Tuple
 import torch
 
 from ..errors import ConfigError
-from .base import METHODS, InversionMethod, StageTimer
+from .base import METHODS, InversionMethod, StageTimer, standard_presets
 from .gani_gmm import FEATURES, GradientModificationModules, layer_features
 from .losses import get_perceptual, reconstruction_loss
 from .pti import FAST as PTI_FAST
 from .pti import MSE_ONLY, TuningConfig
-from .tuning import PivotTuningMethod, TuneOutcome, tune_image
+from .tuning import PivotTuningMethod, TuneOutcome
 
 
 def select_layers(generator: torch.nn.Module, layer_set: str, with_bias: bool) -> List[str]:
@@ -90,12 +90,7 @@ class GaNI(PivotTuningMethod, InversionMethod):
         "gani-bench's reading (README: GaNI provenance)"
     )
     Config = GaNIConfig
-    presets = {
-        "paper": {},
-        "fast": {**PTI_FAST, "tune_lr": 3e-2, "hidden": 4},
-        "fast_mse": {**PTI_FAST, "tune_lr": 3e-2, "hidden": 4, **MSE_ONLY},
-        "mse": MSE_ONLY,
-    }
+    presets = standard_presets(fast={**PTI_FAST, "tune_lr": 3e-2, "hidden": 4}, mse_only=MSE_ONLY)
     tunes_generator = True
 
     def _check(self) -> None:
@@ -158,15 +153,14 @@ class GaNI(PivotTuningMethod, InversionMethod):
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(int(torch.randint(0, 2**62, (1,), generator=rng, device=rng.device)))
                 gmms = self.build_gmms(generator, grads)
-            return tune_image(
+            return self.tune_with_config(
                 generator,
                 pivot,
                 target,
+                rng,
                 params=list(gmms.parameters()),
                 make_deltas=gmms,
-                settings=config.tune_settings(config.tune_lr, config.locality_weight),
-                perceptual=get_perceptual(config.perceptual, target.device),
-                rng=rng,
+                locality_weight=config.locality_weight,
             )
 
 

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 import torch
 
-from .base import METHODS, InversionMethod, StageTimer
-from .losses import LocalityConfig, get_perceptual
+from .base import METHODS, InversionMethod, StageTimer, standard_presets
+from .losses import LocalityConfig
 from .projection import PivotConfig
-from .tuning import PivotTuningMethod, TuneOutcome, TuneSettings, tune_image
+from .tuning import PivotTuningMethod, TuneOutcome, TuneSettings
 
 
 @dataclass
@@ -79,7 +79,7 @@ class PTI(PivotTuningMethod, InversionMethod):
     summary = "Pivotal Tuning: W pivot, then tune all synthesis weights on the image"
     source = "Roich et al. 2021 (arXiv 2106.05744); defaults from github.com/danielroich/PTI configs/hyperparameters.py"
     Config = PTIConfig
-    presets = {"paper": {}, "fast": FAST, "fast_mse": {**FAST, **MSE_ONLY}, "mse": MSE_ONLY}
+    presets = standard_presets(fast=FAST, mse_only=MSE_ONLY)
     tunes_generator = True
 
     def tune_one(
@@ -95,15 +95,13 @@ class PTI(PivotTuningMethod, InversionMethod):
 
         names = tunable_parameter_names(generator, config.layers)
         deltas = zero_deltas(generator, names, requires_grad=True)
-        settings = config.tune_settings(config.tune_lr, 1.0 if config.locality else 0.0)
         with timer.stage("tune"):
-            return tune_image(
+            return self.tune_with_config(
                 generator,
                 pivot,
                 target,
+                rng,
                 params=list(deltas.values()),
                 make_deltas=lambda: deltas,
-                settings=settings,
-                perceptual=get_perceptual(config.perceptual, target.device),
-                rng=rng,
+                locality_weight=1.0 if config.locality else 0.0,
             )

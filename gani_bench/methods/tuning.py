@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence
 
 import torch
 
-from .losses import LocalityConfig, Perceptual, locality_latents, locality_loss, reconstruction_loss
+from .losses import LocalityConfig, Perceptual, get_perceptual, locality_latents, locality_loss, reconstruction_loss
 
 if TYPE_CHECKING:  # pragma: no cover
     from .base import InversionResult, StageTimer
@@ -128,6 +128,35 @@ class PivotTuningMethod:
     ) -> TuneOutcome:
         raise NotImplementedError
 
+    def tune_with_config(
+        self,
+        generator: torch.nn.Module,
+        pivot: torch.Tensor,
+        target: torch.Tensor,
+        rng: torch.Generator,
+        *,
+        params: Sequence[torch.Tensor],
+        make_deltas: Callable[[], Deltas],
+        locality_weight: float,
+    ) -> TuneOutcome:
+        """:func:`tune_image` with the loss, budget and learning rate of ``self.config``.
+
+        PTI and GaNI differ only in what they optimise (``params``, ``make_deltas``) and in how
+        they weigh the locality term; the rest of the call is read from the shared tuning
+        config fields (``tune_settings``, ``tune_lr``, ``perceptual``) here, once.
+        """
+        config = self.config
+        return tune_image(
+            generator,
+            pivot,
+            target,
+            params=params,
+            make_deltas=make_deltas,
+            settings=config.tune_settings(config.tune_lr, locality_weight),
+            perceptual=get_perceptual(config.perceptual, target.device),
+            rng=rng,
+        )
+
     def invert(self, generator: torch.nn.Module, targets: torch.Tensor, *, seed: int = 0) -> "InversionResult":
         from ..stylegan2.functional import synthesize
         from .base import InversionResult, StageTimer
@@ -160,7 +189,7 @@ class PivotTuningMethod:
             latent_space="w",
             reconstruction=recon,
             weight_deltas=[o.deltas for o in outcomes],
-            stage_seconds={k: v / n for k, v in timer.seconds.items()},
+            stage_seconds=timer.per_image(n),
             loss_curves=[pivot.loss_curves[i] + o.loss_curve for i, o in enumerate(outcomes)],
             steps=[{"pivot": config.pivot_steps, "tune": o.steps} for o in outcomes],
         )

@@ -92,6 +92,31 @@ class EditFidelityMetric(EditMetric):
         return self.unavailable_reason()
 
 
+class _MSEDistance:
+    """Mixin: the metric's distance is per-image MSE, which needs no weights."""
+
+    weights: ClassVar[Tuple[str, ...]] = ()
+
+    def distance(self) -> Distance:
+        return per_image_mse
+
+
+class _LPIPSAlexDistance:
+    """Mixin: the metric's distance is LPIPS(alex), which needs the AlexNet LPIPS weights.
+
+    Edit consistency and locality each come as an MSE and an LPIPS metric; these two mixins
+    say once what "MSE" and "LPIPS" mean for both families.
+    """
+
+    weights: ClassVar[Tuple[str, ...]] = ("lpips-alexnet",)
+    device: torch.device
+
+    def distance(self) -> Distance:
+        from .lpips_metric import get_lpips
+
+        return get_lpips("alex", self.device)
+
+
 # --------------------------------------------------------------------------------------------
 # Edit consistency
 
@@ -120,30 +145,20 @@ class _EditConsistency(EditFidelityMetric):
 
 
 @METRICS.register("edit_consistency_mse")
-class EditConsistencyMSE(_EditConsistency):
+class EditConsistencyMSE(_MSEDistance, _EditConsistency):
     """MSE between the edit rendered by the tuned and by the original generator (PTI/HyperStyle
     editability, made quantitative; our definition). No weights needed."""
 
     name: ClassVar[str] = "edit_consistency_mse"
-    weights: ClassVar[Tuple[str, ...]] = ()
     summary: ClassVar[str] = "MSE(G_tuned(edit(w)), G_orig(edit(w))) per edit at 256 px; 0 = edits behave as on the original G"
-
-    def distance(self) -> Distance:
-        return per_image_mse
 
 
 @METRICS.register("edit_consistency_lpips")
-class EditConsistencyLPIPS(_EditConsistency):
+class EditConsistencyLPIPS(_LPIPSAlexDistance, _EditConsistency):
     """LPIPS(alex) between the edit rendered by the tuned and by the original generator."""
 
     name: ClassVar[str] = "edit_consistency_lpips"
-    weights: ClassVar[Tuple[str, ...]] = ("lpips-alexnet",)
     summary: ClassVar[str] = "LPIPS-alex(G_tuned(edit(w)), G_orig(edit(w))) per edit at 256 px"
-
-    def distance(self) -> Distance:
-        from .lpips_metric import get_lpips
-
-        return get_lpips("alex", self.device)
 
 
 # --------------------------------------------------------------------------------------------
@@ -247,30 +262,20 @@ class _Locality(EditFidelityMetric):
 
 
 @METRICS.register("locality_mse")
-class LocalityMSE(_Locality):
+class LocalityMSE(_MSEDistance, _Locality):
     """PTI's locality: MSE between tuned and original generator at latents away from the pivot
     (PTI Sec. 3.3 locality regularisation, used there as a loss; here as a measure)."""
 
     name: ClassVar[str] = "locality_mse"
-    weights: ClassVar[Tuple[str, ...]] = ()
     summary: ClassVar[str] = "MSE(G_tuned, G_orig) at PTI's w_p = w_piv + 30 (w_r - w_piv)/|.| ('interp') and at w_r ('random')"
-
-    def distance(self) -> Distance:
-        return per_image_mse
 
 
 @METRICS.register("locality_lpips")
-class LocalityLPIPS(_Locality):
+class LocalityLPIPS(_LPIPSAlexDistance, _Locality):
     """PTI's locality with LPIPS(alex) instead of MSE (PTI's regulariser uses both)."""
 
     name: ClassVar[str] = "locality_lpips"
-    weights: ClassVar[Tuple[str, ...]] = ("lpips-alexnet",)
     summary: ClassVar[str] = "LPIPS-alex(G_tuned, G_orig) at PTI's locality probes ('interp', 'random')"
-
-    def distance(self) -> Distance:
-        from .lpips_metric import get_lpips
-
-        return get_lpips("alex", self.device)
 
 
 def nan_columns(names: List[str], n: int) -> Dict[str, torch.Tensor]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -41,6 +41,14 @@ class ActivationSpec:
     def_alpha: float = 0.0
     def_gain: float = 1.0
     cuda_kind: Optional[int] = None
+
+    def alpha_and_gain(self, alpha: Optional[float], gain: Optional[float]) -> Tuple[float, float]:
+        """``alpha`` and ``gain`` as floats, None meaning this activation's default.
+
+        Both the dispatching :func:`bias_act` and :func:`bias_act_ref` (also public) accept None,
+        so the defaulting rule lives here once.
+        """
+        return float(self.def_alpha if alpha is None else alpha), float(self.def_gain if gain is None else gain)
 
 
 ACTIVATIONS: Registry[ActivationSpec] = Registry("activation")
@@ -76,8 +84,7 @@ def bias_act(
     disables clamping. ``impl`` is ``'auto'``, ``'ref'`` or ``'cuda'`` as for upfirdn2d.
     """
     spec = ACTIVATIONS.get(act)
-    alpha_f = float(spec.def_alpha if alpha is None else alpha)
-    gain_f = float(spec.def_gain if gain is None else gain)
+    alpha_f, gain_f = spec.alpha_and_gain(alpha, gain)
     if clamp is not None and clamp < 0:
         raise ValueError(f"bias_act: clamp must be >= 0 or None, got {clamp}")
     if b is not None and (b.ndim != 1 or not (0 <= dim < x.ndim) or b.shape[0] != x.shape[dim]):
@@ -106,8 +113,7 @@ def bias_act_ref(
 ) -> torch.Tensor:
     """The reference path in plain PyTorch (any device, any order of gradients)."""
     spec = ACTIVATIONS.get(act)
-    alpha_f = float(spec.def_alpha if alpha is None else alpha)
-    gain_f = float(spec.def_gain if gain is None else gain)
+    alpha_f, gain_f = spec.alpha_and_gain(alpha, gain)
     if b is not None:
         shape = [-1 if i == dim else 1 for i in range(x.ndim)]
         x = x + b.reshape(shape)

@@ -16,7 +16,8 @@ import pytest
 
 from gani_bench import api
 from gani_bench.harness.store import read_results
-from gani_bench.methods.base import METHODS, InversionMethod, InversionResult, StageTimer
+from gani_bench.methods.base import METHODS, InversionMethod, StageTimer
+from helpers import mean_w_result
 
 METHOD_SECONDS = 0.2
 
@@ -35,10 +36,8 @@ class Sleeper(InversionMethod):
         timer = StageTimer(targets.device)
         with timer.stage("fit"):
             time.sleep(self.config.seconds * targets.shape[0])
-        n = targets.shape[0]
-        ws = generator.mapping.w_avg.reshape(1, 1, -1).repeat(n, generator.num_ws, 1)
-        return InversionResult(latents=ws, latent_space="w", reconstruction=targets.clone(),
-                               stage_seconds={k: v / n for k, v in timer.seconds.items()}, steps=[{"fit": 1}] * n)
+        return mean_w_result(generator, targets.clone(), stage_seconds=timer.per_image(targets.shape[0]),
+                             steps={"fit": 1})
 
 
 METHODS.add("bench_sleep", Sleeper, replace=True)
