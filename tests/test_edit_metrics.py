@@ -119,7 +119,9 @@ def test_consistency_matches_a_direct_computation(G, pivots, edits) -> None:
     with torch.no_grad():
         for i in range(N):
             ws = edit(pivots[i : i + 1])
-            tuned, orig = resize_for_eval(synthesize(G, ws, d[i])), resize_for_eval(synthesize(G, ws))
+            # images are scored as saved: clipped to [-1, 1], then resized
+            tuned = resize_for_eval(synthesize(G, ws, d[i]).clamp(-1, 1))
+            orig = resize_for_eval(synthesize(G, ws).clamp(-1, 1))
             assert tuned.shape[-1] == 256  # compared at the evaluation resolution
             expected = (tuned - orig).pow(2).mean()
             assert torch.allclose(out["edit_consistency_mse/synthetic_direction_a+3"][i], expected, rtol=1e-5)

@@ -137,6 +137,19 @@ def test_saved_reconstruction_and_metric_match_the_method_output(tmp_path):
     assert row["steps"] == {"only": 3} and row["config_json"].count('"scale": 0.9') == 1
 
 
+def test_metrics_score_the_reconstruction_clipped_to_the_image_range(tmp_path):
+    """A generator output outside [-1, 1] is scored as the image it is saved as (clipped)."""
+    images = _folder(tmp_path / "imgs", 1)
+    api.run(methods="t_half", dataset=str(images), out=tmp_path / "run", metrics=["mse"], edits="none",
+            device="cpu", report=False, overrides={"scale": 3.0})
+    target = torch.from_numpy(np.asarray(Image.open(tmp_path / "run" / "images" / "_target" / "p0.png"), dtype=np.float32))
+    t = (target / 127.5 - 1).permute(2, 0, 1)[None]
+    mse = METRICS.get("mse")("cpu")
+    row = read_results(tmp_path / "run").iloc[0]
+    assert row["metric:mse"] == pytest.approx(float(mse.compute((3 * t).clamp(-1, 1), t)), rel=1e-5)
+    assert row["metric:mse"] < 0.5 * float(mse.compute(3 * t, t))  # the unclipped value differs clearly
+
+
 def test_demo_defaults_to_the_fast_preset(tmp_path):
     res = api.run(methods="t_half", out=tmp_path / "run", limit=2, metrics=["mse"], edits="none", device="cpu",
                   report=False)

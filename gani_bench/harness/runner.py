@@ -586,7 +586,9 @@ def _process_batch(ctx: _Ctx, st: _MethodState, batch: List[Any], t_start: float
             st.unavailable = reason  # say it once, do not retry per image
         return
     method_wall = time.perf_counter() - t_method
-    recon = result.reconstruction.detach()
+    # The protocol scores saved images: a reconstruction is an image in [-1, 1] (what its PNG
+    # holds), so values a generator puts outside that range are clipped before any metric.
+    recon = result.reconstruction.detach().clamp(-1, 1)
 
     def edit_ctx() -> EditContext:
         return EditContext(generator=ctx.G, latents=result.latents.detach(), weight_deltas=result.weight_deltas,

@@ -58,12 +58,14 @@ def _deltas_of(ctx: EditContext, i: int) -> Optional[Dict[str, torch.Tensor]]:
 
 @torch.no_grad()
 def render(ctx: EditContext, ws: torch.Tensor, deltas: Optional[Dict[str, torch.Tensor]]) -> torch.Tensor:
-    """``G(ws)`` with optional weight deltas, resized to the evaluation resolution, float32."""
+    """``G(ws)`` with optional weight deltas as the image it would be saved as: clipped to
+    [-1, 1] (like every reconstruction the harness scores), resized to the evaluation
+    resolution, float32."""
     from ..stylegan2.functional import synthesize
 
     device = next(ctx.generator.parameters()).device
     img = synthesize(ctx.generator, ws.to(device), deltas=deltas, noise_mode="const")
-    return resize_for_eval(img.float())
+    return resize_for_eval(img.float().clamp(-1, 1))
 
 
 def render_pair(ctx: EditContext, i: int, ws: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:

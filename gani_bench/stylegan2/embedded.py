@@ -54,7 +54,8 @@ def build_embedded_generator(seed: int = 0, device: Union[str, torch.device] = "
     """Build the embedded generator deterministically from ``seed`` (global RNG untouched).
 
     Same seed -> bit-identical parameters, buffers and ``w_avg`` on the same platform.
-    Returned in eval mode; parameters keep ``requires_grad=True`` like a loaded checkpoint.
+    Returned like every loaded checkpoint (``checkpoints.state``): eval mode and
+    ``requires_grad=False``, since methods tune weight *deltas*, never the network itself.
     """
     with torch.random.fork_rng(devices=[]):  # the constructor's own draws must not leak out
         G = Generator(**copy.deepcopy(EMBEDDED_KWARGS))
@@ -67,7 +68,7 @@ def build_embedded_generator(seed: int = 0, device: Union[str, torch.device] = "
         w_sum += w.to(torch.float64).sum(dim=0)
     G.mapping.w_avg.copy_((w_sum / W_AVG_SAMPLES).to(torch.float32))
     _calibrate_output(G, gen)
-    return G.eval().to(device)
+    return G.eval().requires_grad_(False).to(device)
 
 
 @torch.no_grad()
