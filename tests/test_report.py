@@ -139,3 +139,19 @@ def test_t_quantile_matches_scipy():
     for n in (2, 3, 10, 31, 32, 60, 500):
         assert tables._t975(n) == pytest.approx(stats.t.ppf(0.975, n - 1), abs=1e-3)
     assert math.isnan(tables._t975(1))
+
+
+def test_id_column_names_its_network_when_it_is_not_curricularface(tmp_path):
+    """Only dlib scores present: Table 1 says so instead of passing them off as the protocol's ID."""
+    run = tmp_path / "run"
+    store = ResultStore(run, 0)
+    for i, value in enumerate([0.9, 0.7]):
+        store.append(ResultRow("alpha", f"img{i}", metrics={"id_similarity_dlib": value, "mse": 0.01 * (i + 1)},
+                               stage_seconds={"tune": 1.0}, device="cpu test", config_json="{}"))
+        store.append(ResultRow("beta", f"img{i}", metrics={"id_similarity_dlib": value - 0.1, "mse": 0.02},
+                               stage_seconds={"tune": 1.0}, device="cpu test", config_json="{}"))
+    rep = build_report([run], out=tmp_path / "rep")
+    assert list(rep.table1.columns)[0] == "ID (dlib)"
+    md = (tmp_path / "rep" / "table1.md").read_text().splitlines()
+    assert md[0].startswith("| method | ID (dlib) |")
+    assert "**0.800**" in md[2]  # alpha's mean 0.8 beats beta's 0.7 and is bold

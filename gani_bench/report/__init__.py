@@ -56,6 +56,12 @@ def build_report(run_dirs: Sequence[Path | str], out: Path | str = "reports", *,
     summary = tables.summarize(df)
     numeric, shown = tables.table1(summary, df)
     bold = tables.best_mask(numeric, tables.TABLE1_DIRECTIONS)
+    # name the identity network when it is not the protocol's (CurricularFace): numbers from
+    # different networks are on different scales and must never be read as one column
+    id_name = tables.id_metric(df)
+    if id_name is not None and id_name != "id_similarity":
+        header = f"ID ({id_name.removeprefix('id_similarity_')})"
+        numeric, shown, bold = (t.rename(columns={"ID": header}) for t in (numeric, shown, bold))
     timing = tables.timing_table(df)
     counts = tables.status_counts(df)
     unavailable = tables.unavailable_metrics(run_dirs)
