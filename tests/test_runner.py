@@ -240,3 +240,17 @@ def test_metric_defaults_depend_on_the_preset():
     assert resolve_metrics(["mse,psnr"], "paper") == ["mse", "psnr"]
     with pytest.raises(UnknownNameError, match="valid metrics"):
         resolve_metrics(["nope"], "fast")
+
+
+def test_same_config_with_tuple_fields_resumes_after_its_json_round_trip(tmp_path):
+    """run.json stores tuples as lists; the same config must still be recognised as the same."""
+    from gani_bench.harness.runner import check_run_dir, write_run_record
+
+    record = {"dataset": "demo", "dataset_fingerprint": "f", "generator": "embedded-64", "seed": 0,
+              "methods": {"gani": {"config": {"features": ("grad", "sign", "theta"), "hidden": 4}}}}
+    tmp_path.mkdir(exist_ok=True)
+    write_run_record(tmp_path, record)
+    check_run_dir(tmp_path, record, force=False)  # the same command again: no refusal
+    changed = {**record, "methods": {"gani": {"config": {"features": ("grad",), "hidden": 4}}}}
+    with pytest.raises(ConfigError, match=r"gani\.features: \['grad', 'sign', 'theta'\] -> \['grad'\]"):
+        check_run_dir(tmp_path, changed, force=False)

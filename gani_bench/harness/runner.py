@@ -300,6 +300,8 @@ def check_run_dir(run_dir: Path, record: Dict[str, Any], force: bool) -> None:
     if not path.is_file():
         return
     old = json.loads(path.read_text())
+    # compare in the form run.json stores: tuples in configs come back from JSON as lists
+    record = json.loads(json.dumps(record, sort_keys=True, default=str))
     diffs = _describe_diff({k: old.get(k) for k in ("dataset", "dataset_fingerprint", "generator", "seed")},
                            {k: record.get(k) for k in ("dataset", "dataset_fingerprint", "generator", "seed")})
     for m, cfg in record["methods"].items():
