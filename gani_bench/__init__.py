@@ -20,7 +20,7 @@ _LAZY = {
     "run": ("gani_bench.api", "run"),
     "report": ("gani_bench.api", "report"),
     "check": ("gani_bench.api", "check"),
-    "load_generator": ("gani_bench.checkpoints.loader", "load_generator"),
+    "load_generator": ("gani_bench.generators", "load_generator"),
     "METRICS": ("gani_bench.metrics.base", "METRICS"),
     "METHODS": ("gani_bench.methods.base", "METHODS"),
     "load_plugins": ("gani_bench.plugins", "load_plugins"),

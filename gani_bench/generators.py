@@ -11,11 +11,14 @@ wrong file cannot silently feed a 512 px car model into a face benchmark.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Optional, Tuple, Union
 
 import torch
 
-from .errors import CheckpointError
+from .checkpoints.loader import GeneratorInfo, load_checkpoint_file
+from .checkpoints.state import finalize, state_fingerprint
+from .errors import CheckpointError, UnknownNameError
 from .registry import Registry
 
 Device = Union[str, torch.device]
@@ -43,10 +46,7 @@ class GeneratorEntry:
         if (self.weights is None) == (self.builder is None):
             raise ValueError(f"generator {self.name!r} needs exactly one of weights= or builder=")
 
-    def load(self, device: Device = "cpu") -> Tuple[torch.nn.Module, "GeneratorInfo"]:  # noqa: F821
-        from .checkpoints.loader import GeneratorInfo, load_checkpoint_file
-        from .checkpoints.state import finalize, state_fingerprint
-
+    def load(self, device: Device = "cpu") -> Tuple[torch.nn.Module, GeneratorInfo]:
         if self.builder is not None:
             G = finalize(self.builder(device), device)
             info = GeneratorInfo(name=self.name, path=None, format="builtin", resolution=int(G.img_resolution),
@@ -105,4 +105,33 @@ for _animal in ("dog", "cat", "wild"):
 
 DEFAULT_GENERATOR = "embedded-64"
 
-__all__ = ["GeneratorEntry", "GENERATORS", "DEFAULT_GENERATOR", "register"]
+
+def load_generator(path_or_name: Union[str, Path], device: Device = "cpu") -> Tuple[torch.nn.Module, GeneratorInfo]:
+    """A generator from a checkpoint path or a registered name; ``(G, GeneratorInfo)``.
+
+    Lives here, above both the file formats (``checkpoints``) and the named entries, so neither
+    of those modules needs the other. A path wins over a name of the same spelling. A missing
+    file, a folder and an unknown name each get their own one-line error.
+    """
+    text = str(path_or_name)
+    path = Path(path_or_name).expanduser()
+    if path.is_file():
+        return load_checkpoint_file(path, device)
+    if text in GENERATORS:
+        return GENERATORS.get(text).load(device)
+    if path.exists():
+        raise CheckpointError(f"{path}: is a directory, not a checkpoint file; give the .pkl/.pt/.safetensors file inside it")
+    if _looks_like_path(text):
+        raise CheckpointError(f"{text}: no such file; check the path, or give a registered generator name "
+                              f"({', '.join(GENERATORS.names())})")
+    names = ", ".join(GENERATORS.names())
+    raise UnknownNameError(f"{text!r} is neither a checkpoint file nor a registered generator; registered generators: {names}; "
+                           f"or give the path of a .pkl/.pt/.safetensors checkpoint")
+
+
+def _looks_like_path(text: str) -> bool:
+    """A name with a folder separator or a checkpoint suffix was meant as a file."""
+    return "/" in text or "\\" in text or Path(text).suffix.lower() in (".pkl", ".pt", ".pth", ".safetensors", ".ckpt")
+
+
+__all__ = ["GeneratorEntry", "GENERATORS", "DEFAULT_GENERATOR", "register", "load_generator"]

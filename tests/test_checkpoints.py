@@ -41,12 +41,12 @@ import torch
 from safetensors import safe_open
 
 from gani_bench.checkpoints import (
-    FORMATS, load_generator, load_generator_file, load_weight_deltas, save_generator, save_weight_deltas,
+    FORMATS, load_generator_file, load_weight_deltas, save_generator, save_weight_deltas,
     sniff_format, state_fingerprint,
 )
 from gani_bench.checkpoints import nvidia_pkl
 from gani_bench.errors import CheckpointError, UnknownNameError, WeightsUnavailable
-from gani_bench.generators import GENERATORS
+from gani_bench.generators import GENERATORS, load_generator
 from gani_bench.stylegan2.networks import Generator
 from helpers import Evil, one_line_error, pickle_globals, write
 
@@ -445,6 +445,26 @@ def test_unknown_name_lists_registered_generators(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError) as exc:
         load_generator(tmp_path)
     assert "is a directory" in one_line_error(exc, tmp_path)
+
+
+def test_missing_generator_file_says_no_such_file(tmp_path: Path) -> None:
+    missing = tmp_path / "nosuch.pkl"
+    with pytest.raises(CheckpointError) as exc:
+        load_generator(missing)
+    assert one_line_error(exc) == (f"{missing}: no such file; check the path, or give a registered generator name "
+                                   f"({', '.join(GENERATORS.names())})")
+
+
+def test_checkpoint_loader_does_not_import_named_generators() -> None:
+    """The file-format layer stands alone: importing it must not pull in ``gani_bench.generators``
+    (which sits above it), so the two modules cannot form an import circle again."""
+    import subprocess
+    import sys
+
+    code = ("import sys, gani_bench.checkpoints.loader; "
+            "print('gani_bench.generators' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 def test_registry_entries_match_spec() -> None:

@@ -66,7 +66,7 @@ def test_unknown_dataset_is_one_line_listing_names_and_folder_hint():
 
 
 def test_demo_rendered_images_are_the_generator_at_the_recorded_seed():
-    from gani_bench.checkpoints.loader import load_generator
+    from gani_bench.generators import load_generator
 
     G, _ = load_generator("embedded-64", "cpu")
     ds = open_dataset("demo", limit=2)
@@ -84,7 +84,7 @@ def test_demo_rendered_images_are_the_generator_at_the_recorded_seed():
 
 
 def test_demo_loads_all_eight_at_64px():
-    from gani_bench.checkpoints.loader import load_generator
+    from gani_bench.generators import load_generator
 
     G, _ = load_generator("embedded-64", "cpu")
     ds = open_dataset("demo")

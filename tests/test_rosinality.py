@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from gani_bench.checkpoints import load_generator, save_rosinality, to_rosinality
+from gani_bench.checkpoints import save_rosinality, to_rosinality
+from gani_bench.generators import load_generator
 from gani_bench.checkpoints.rosinality import estimate_w_avg, from_rosinality, infer_init_kwargs, name_table
 from gani_bench.errors import CheckpointError
 from gani_bench.stylegan2.networks import Generator

@@ -215,7 +215,7 @@ METHODS.add("t_tuner", Tuner, replace=True)
 
 
 def test_save_deltas_writes_files_the_checkpoint_loader_reads_back(tmp_path):
-    from gani_bench.checkpoints.loader import load_generator
+    from gani_bench.generators import load_generator
     from gani_bench.checkpoints.native import load_weight_deltas
     from safetensors.torch import load_file
 

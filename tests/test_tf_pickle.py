@@ -436,7 +436,8 @@ def test_sniffer_tells_tf_pickles_from_pytorch_ones(tf_modules, tmp_path: Path) 
 
 def test_checkpoint_loader_dispatches_tf_pickles(tf_modules, tmp_path: Path) -> None:
     """``load_generator`` finds this format by content, ahead of the PyTorch-pickle sniffer."""
-    from gani_bench.checkpoints import load_generator, sniff_format
+    from gani_bench.checkpoints import sniff_format
+    from gani_bench.generators import load_generator
 
     G = random_generator()
     path = write(tmp_path, "stylegan2-car-config-f.bin", tf_pickle(tf_modules, G, TF_KWARGS, tmp_path / "SENTINEL"))

@@ -22,7 +22,7 @@ from typing import Any, Callable, Dict, Optional, Tuple, Union
 
 import torch
 
-from ..errors import CheckpointError, UnknownNameError
+from ..errors import CheckpointError
 from ..registry import Registry
 from . import native, nvidia_pkl, nvidia_tf_pkl, rosinality
 from .state import file_sha256, state_fingerprint
@@ -174,25 +174,4 @@ def load_checkpoint_file(path: PathLike, device: Union[str, torch.device] = "cpu
     return G, info
 
 
-def load_generator(path_or_name: PathLike, device: Union[str, torch.device] = "cpu") -> Tuple[torch.nn.Module, GeneratorInfo]:
-    """A generator from a checkpoint path or a registered name; ``(G, GeneratorInfo)``.
-
-    A path wins over a name of the same spelling. Raises :class:`UnknownNameError` (one line,
-    listing the registered names) when the argument is neither.
-    """
-    from ..generators import GENERATORS  # imported here: generators.py loads files through this module
-
-    text = str(path_or_name)
-    path = Path(path_or_name).expanduser()
-    if path.is_file():
-        return load_checkpoint_file(path, device)
-    if text in GENERATORS:
-        return GENERATORS.get(text).load(device)
-    if path.exists():
-        raise CheckpointError(f"{path}: is a directory, not a checkpoint file; give the .pkl/.pt/.safetensors file inside it")
-    names = ", ".join(GENERATORS.names())
-    raise UnknownNameError(f"{text!r} is neither a checkpoint file nor a registered generator; registered generators: {names}; "
-                           f"or give the path of a .pkl/.pt/.safetensors checkpoint")
-
-
-__all__ = ["GeneratorInfo", "CheckpointFormat", "FORMATS", "load_generator", "load_checkpoint_file", "sniff_format"]
+__all__ = ["GeneratorInfo", "CheckpointFormat", "FORMATS", "load_checkpoint_file", "sniff_format"]

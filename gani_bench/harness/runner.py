@@ -6,379 +6,53 @@ take this rank's shard, and for each batch: invert, compute metrics, save the re
 (and edited images for the grid), append one row per image. Nothing here is fatal per image: a
 bad file is skipped, a method exception becomes a ``failed`` row, a metric without weights is
 reported unavailable once and the others go on.
+
+The pieces the loop uses live beside it, one job each: ``selection`` (RunConfig and name
+resolution), ``provenance``, ``generator_source``, ``metric_set``, ``run_dir`` and ``outputs``.
 """
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import importlib
 import json
 import logging
 import math
-import os
-import platform
-import shutil
-import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence
 
 import torch
 
 from ..errors import ConfigError, GaniBenchError, WeightsUnavailable
 from ..methods.base import METHODS, config_to_dict
-from ..metrics.base import METRICS, EditContext
+from ..metrics.base import EditContext
 from ..plugins import load_plugins
 from . import distributed
 from .datasets import DEFAULT_DATASET, Dataset, ImageEntry, iter_samples, open_dataset
+from .generator_source import GeneratorCache, resolve_generator
 from .images import save_png
-from .store import ResultRow, ResultStore, finished_images, store_parts
+from .metric_set import MetricSet
+from .outputs import base_ref, render_edits, save_deltas
+from .provenance import config_hash, device_name, git_commit, package_versions
+from .run_dir import RUN_FILE, check_run_dir, clear_results, default_run_dir, write_run_record
+from .selection import (FAST_METRICS, PLUGINS_ENV, RunConfig, RunResult, import_extra_plugins, resolve_methods,
+                        resolve_metrics, split_overrides)
+from .store import ResultRow, ResultStore, finished_images
+
+__all__ = ["RunConfig", "RunResult", "run", "clear_results", "resolve_methods", "resolve_metrics",
+           "split_overrides", "check_run_dir", "write_run_record", "FAST_METRICS", "PLUGINS_ENV", "RUN_FILE"]
 
 log = logging.getLogger("gani_bench.run")
 
-#: env var naming extra plugin modules to import (comma-separated), e.g. a user's method file
-PLUGINS_ENV = "GANI_BENCH_PLUGINS"
 #: metrics shown in the progress bar (when present)
 PROGRESS_METRICS = ("mse", "lpips")
-#: default metrics of the ``fast`` preset (those registered): the papers' columns, identity, and
-#: the cheaper edit metrics. The LPIPS-based edit/locality metrics and LPIPS-VGG cost 2-5 s per
-#: image each on a CPU (measured on 2 shared cores), more than the fast methods themselves; the
-#: ``paper`` preset and ``--metrics all`` compute every registered metric.
-FAST_METRICS = ("mse", "psnr", "ms_ssim", "lpips", "id_similarity", "id_similarity_arcface", "id_similarity_facenet",
-                "id_similarity_dlib", "edit_consistency_mse", "edit_id", "edit_id_arcface", "edit_id_facenet",
-                "edit_id_dlib", "lec")
 #: per method, edited images are rendered for the first this-many images (the grid shows them)
 GRID_EDIT_IMAGES = 8
-RUN_FILE = "run.json"
 #: folder under images/ holding the targets as loaded (same name as report.grids.TARGET_DIR)
 TARGET_DIR = "_target"
 
 
-@dataclass
-class RunConfig:
-    """Everything ``gani-bench run`` takes (the CLI maps its options one-to-one onto this)."""
-
-    methods: Union[str, Sequence[str]] = "all"
-    dataset: str = DEFAULT_DATASET
-    #: registered generator name, checkpoint path, or a Generator module (Python API); None = dataset's
-    generator: Any = None
-    #: None = ``fast`` for the demo dataset, ``paper`` otherwise
-    preset: Optional[str] = None
-    #: ``["key=value", "method.key=value"]`` or a mapping of the same
-    overrides: Union[Mapping[str, Any], Sequence[str]] = ()
-    limit: Optional[int] = None
-    batch_size: int = 1
-    device: str = "auto"
-    seed: int = 0
-    #: default ``runs/<dataset>`` so re-running the same command resumes
-    out: Optional[Union[str, Path]] = None
-    #: ``"default"`` (the generator's edits), ``"none"``, or a list of edit names
-    edits: Union[str, Sequence[str], None] = "default"
-    #: None = the preset's default (FAST_METRICS for fast, every registered metric for paper); ["all"] = every one
-    metrics: Optional[Sequence[str]] = None
-    root: Optional[Union[str, Path]] = None
-    align: Optional[str] = None
-    save_deltas: bool = False
-    force: bool = False
-    retry_failed: bool = False
-    progress: bool = True
-    report: bool = True
-    #: where the run's report goes; default ``<run_dir>/report``
-    report_out: Optional[Union[str, Path]] = None
-
-
-@dataclass
-class RunResult:
-    run_dir: Path
-    #: per-method summary (pandas DataFrame) of this run, rank 0 only (None elsewhere)
-    table: Any = None
-    report_dir: Optional[Path] = None
-    counts: Dict[str, Dict[str, int]] = field(default_factory=dict)
-    unavailable_metrics: Dict[str, str] = field(default_factory=dict)
-
-
-# ------------------------------------------------------------------------------- small helpers
-def import_extra_plugins() -> None:
-    """Import modules named in ``$GANI_BENCH_PLUGINS`` (a method or metric in a user's file)."""
-    for name in filter(None, (s.strip() for s in os.environ.get(PLUGINS_ENV, "").split(","))):
-        try:
-            importlib.import_module(name)
-        except ImportError as exc:
-            raise ConfigError(f"${PLUGINS_ENV} names module {name!r} which cannot be imported ({exc}); fix the name or PYTHONPATH") from None
-
-
-def resolve_methods(methods: Union[str, Sequence[str]]) -> List[str]:
-    items = [methods] if isinstance(methods, str) else list(methods)
-    names: List[str] = []
-    for item in items:
-        for part in (p.strip() for p in str(item).split(",")):
-            if not part:
-                continue
-            if part == "all":
-                names.extend(n for n in METHODS.names() if n not in names)
-            else:
-                METHODS.get(part)  # one-line error listing the valid names
-                if part not in names:
-                    names.append(part)
-    if not names:
-        raise ConfigError(f"no method selected; pass --method NAME (valid: {', '.join(METHODS.names())}, or all)")
-    return names
-
-
-def resolve_metrics(metrics: Optional[Sequence[str]], preset: str) -> List[str]:
-    """Metric names to compute: as given (``all`` = every registered one), else the preset's default."""
-    names = [p.strip() for item in (metrics or []) for p in str(item).split(",") if p.strip()]
-    if names == ["all"] or (not names and preset != "fast"):
-        return METRICS.names()
-    if not names:
-        chosen = [n for n in FAST_METRICS if n in METRICS]
-        log.info("metrics: %s (fast-preset default; --metrics all for every metric)", ", ".join(chosen))
-        return chosen
-    for n in names:
-        METRICS.get(n)  # one-line error listing the valid names
-    return names
-
-
-def split_overrides(overrides: Union[Mapping[str, Any], Sequence[str]], methods: Sequence[str]) -> Dict[str, Dict[str, Any]]:
-    """``key=value`` applies to every selected method that has the field; ``method.key=value`` to one."""
-    if isinstance(overrides, Mapping):
-        pairs = list(overrides.items())
-    else:
-        pairs = []
-        for text in overrides:
-            if "=" not in text:
-                raise ConfigError(f"--set {text!r}: expected key=value or method.key=value")
-            key, value = text.split("=", 1)
-            pairs.append((key.strip(), value.strip()))
-    per: Dict[str, Dict[str, Any]] = {m: {} for m in methods}
-    for key, value in pairs:
-        head, _, tail = key.partition(".")
-        if tail and head in METHODS:
-            if head not in per:
-                raise ConfigError(f"--set {key}: method {head!r} is not part of this run ({', '.join(methods)})")
-            per[head][tail] = value
-            continue
-        takers = [m for m in methods if key in {f.name for f in dataclasses.fields(METHODS.get(m).Config)}]
-        if not takers:
-            raise ConfigError(f"--set {key}: none of the selected methods ({', '.join(methods)}) has a field {key!r}")
-        for m in takers:
-            per[m][key] = value
-    return per
-
-
-def config_hash(payload: Mapping[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def package_versions() -> Dict[str, str]:
-    import gani_bench
-
-    return {"gani_bench": gani_bench.__version__, "torch": torch.__version__, "python": platform.python_version()}
-
-
-def git_commit() -> Optional[str]:
-    repo = Path(__file__).resolve().parents[2]
-    if not (repo / ".git").exists():
-        return None
-    try:
-        out = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
-
-
-def device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"cpu {platform.machine()} ({torch.get_num_threads()} threads)"
-
-
-# ------------------------------------------------------------------------------- generator
-def resolve_generator(spec: Any, default_name: Optional[str], device: torch.device) -> Tuple[Any, Any, str]:
-    """Return ``(G, info, name)``; ``spec`` is a module, a registered name or a checkpoint path."""
-    if isinstance(spec, torch.nn.Module):
-        return spec.to(device).eval(), getattr(spec, "info", None), str(getattr(spec, "name", "custom-generator"))
-    name = str(spec) if spec else (default_name or "embedded-64")
-    from ..checkpoints.loader import load_generator
-
-    G, info = load_generator(name, device)
-    return G.eval(), info, name
-
-
-class GeneratorCache:
-    """Generators needed to render manifest images, the run's own generator included."""
-
-    def __init__(self, run_generator: Any, run_name: str, device: torch.device) -> None:
-        self._cache: Dict[str, Any] = {run_name: run_generator}
-        self.device = device
-
-    def __call__(self, name: str) -> Any:
-        if name not in self._cache:
-            self._cache[name] = resolve_generator(name, None, self.device)[0]
-        return self._cache[name]
-
-
-# ------------------------------------------------------------------------------- metrics
-class MetricSet:
-    """Instantiated metrics; the unavailable ones carry their one-line reason instead."""
-
-    def __init__(self, names: Optional[Sequence[str]], device: torch.device) -> None:
-        self.image: List[Tuple[str, Any]] = []
-        self.edit: List[Tuple[str, Any]] = []
-        self.unavailable: Dict[str, str] = {}
-        for name in names if names is not None else METRICS.names():
-            cls = METRICS.get(name)
-            try:
-                metric = cls(device)
-                reason = metric.unavailable_reason()
-            except GaniBenchError as exc:
-                reason = str(exc)
-            if reason is not None:
-                self.mark_unavailable(name, reason)
-                continue
-            (self.edit if getattr(cls, "kind", "image") == "edit" else self.image).append((name, metric))
-
-    def mark_unavailable(self, name: str, reason: str) -> None:
-        if name not in self.unavailable:
-            self.unavailable[name] = reason
-            log.warning("metric %s unavailable: %s", name, reason)
-        self.image = [(n, m) for n, m in self.image if n != name]
-        self.edit = [(n, m) for n, m in self.edit if n != name]
-
-    def compute(self, pred: torch.Tensor, target: torch.Tensor, ctx_factory: Callable[[], EditContext]) -> List[Dict[str, float]]:
-        n = pred.shape[0]
-        values: List[Dict[str, float]] = [{} for _ in range(n)]
-        for name, metric in list(self.image):
-            col = self._guard(name, lambda: {name: metric.compute(pred, target)})
-            self._spread(col, values)
-        if self.edit:
-            ctx = ctx_factory()
-            for name, metric in list(self.edit):
-                self._spread(self._guard(name, lambda: metric.compute_edit(ctx)), values)
-        return values
-
-    def _guard(self, name: str, fn: Callable[[], Dict[str, torch.Tensor]]) -> Dict[str, torch.Tensor]:
-        try:
-            with torch.no_grad():
-                return fn()
-        except WeightsUnavailable as exc:
-            self.mark_unavailable(name, str(exc))
-        except (GaniBenchError, RuntimeError, ValueError) as exc:
-            # one metric failing on one batch must not lose the row: its value is NaN
-            log.warning("metric %s failed on this batch (%s: %s); recorded as missing", name, type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
-        return {}
-
-    @staticmethod
-    def _spread(cols: Dict[str, torch.Tensor], values: List[Dict[str, float]]) -> None:
-        for col, tensor in cols.items():
-            flat = torch.as_tensor(tensor).detach().float().cpu().reshape(-1)
-            for i, v in enumerate(flat.tolist()[: len(values)]):
-                values[i][col] = v
-
-
-# ------------------------------------------------------------------------------- run directory
-def default_run_dir(dataset: str) -> Path:
-    name = Path(dataset).name if Path(dataset).is_dir() else dataset
-    return Path("runs") / name
-
-
-def _describe_diff(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> List[str]:
-    diffs = []
-    for key in sorted(set(old) | set(new)):
-        a, b = old.get(key, "<absent>"), new.get(key, "<absent>")
-        if isinstance(a, Mapping) and isinstance(b, Mapping):
-            diffs.extend(_describe_diff(a, b, f"{prefix}{key}."))
-        elif a != b:
-            diffs.append(f"{prefix}{key}: {a} -> {b}")
-    return diffs
-
-
-def check_run_dir(run_dir: Path, record: Dict[str, Any], force: bool) -> None:
-    """Refuse to mix results of different configs in one run directory (unless ``force``)."""
-    path = run_dir / RUN_FILE
-    if not path.is_file():
-        return
-    old = json.loads(path.read_text())
-    # compare in the form run.json stores: tuples in configs come back from JSON as lists
-    record = json.loads(json.dumps(record, sort_keys=True, default=str))
-    diffs = _describe_diff({k: old.get(k) for k in ("dataset", "dataset_fingerprint", "generator", "seed")},
-                           {k: record.get(k) for k in ("dataset", "dataset_fingerprint", "generator", "seed")})
-    for m, cfg in record["methods"].items():
-        if m in old.get("methods", {}):
-            diffs.extend(_describe_diff(old["methods"][m]["config"], cfg["config"], f"{m}."))
-    if not diffs:
-        return
-    if not force:
-        shown = "; ".join(diffs[:6]) + ("; ..." if len(diffs) > 6 else "")
-        raise ConfigError(f"{run_dir} holds results of a different config ({shown}); use another --out, or --force to discard them")
-    log.warning("--force: discarding the results in %s (%s)", run_dir, "; ".join(diffs[:6]))
-    for part in run_dir.glob("results.rank*.sqlite*"):
-        part.unlink()
-    for sub in ("images", "latents", "report"):
-        shutil.rmtree(run_dir / sub, ignore_errors=True)
-    path.unlink()
-
-
-def write_run_record(run_dir: Path, record: Dict[str, Any]) -> None:
-    """Merge this invocation's methods into ``run.json`` (atomic replace)."""
-    path = run_dir / RUN_FILE
-    merged = json.loads(path.read_text()) if path.is_file() else {}
-    methods = dict(merged.get("methods", {}))
-    methods.update(record["methods"])
-    merged.update({k: v for k, v in record.items() if k != "methods"})
-    merged["methods"] = methods
-    tmp = path.with_name(RUN_FILE + ".part")
-    tmp.write_text(json.dumps(merged, indent=2, sort_keys=True, default=str) + "\n")
-    tmp.replace(path)
-
-
-# ------------------------------------------------------------------------------- the loop
 def _batches(items: Sequence[Any], size: int) -> List[List[Any]]:
     return [list(items[i : i + size]) for i in range(0, len(items), size)]
-
-
-def _render_edits(G: Any, result: Any, i: int, edits: Mapping[str, Any]) -> Dict[str, torch.Tensor]:
-    from ..stylegan2.functional import synthesize
-
-    deltas = result.weight_deltas[i] if result.weight_deltas else None
-    noise = {k: v[i : i + 1] for k, v in result.noise.items()} if result.noise else None
-    latents = result.latents[i : i + 1]
-    out = {}
-    with torch.no_grad():
-        for name, edit in edits.items():
-            out[name] = synthesize(G, edit(latents), deltas=deltas, noise_mode="const", noise=noise)[0]
-    return out
-
-
-def _save_deltas(folder: Path, image_id: str, result: Any, i: int, base_ref: Any, provenance: Dict[str, Any]) -> None:
-    """Latents (``<id>.latents.safetensors``) and weight deltas (``<id>.deltas.safetensors``, the
-    checkpoint module's format, tied to the base generator's fingerprint) of one image."""
-    from safetensors.torch import save_file
-
-    from ..checkpoints.native import save_weight_deltas
-
-    folder.mkdir(parents=True, exist_ok=True)
-    lat = folder / f"{image_id}.latents.safetensors"
-    tmp = lat.with_name(lat.name + ".part")
-    save_file({"latents": result.latents[i].detach().float().cpu().contiguous()}, str(tmp),
-              metadata={"latent_space": str(result.latent_space)})
-    tmp.replace(lat)
-    if result.weight_deltas:
-        out = folder / f"{image_id}.deltas.safetensors"
-        tmp = out.with_name(out.name + ".part")
-        deltas = {k: v.detach().cpu().contiguous() for k, v in result.weight_deltas[i].items()}
-        save_weight_deltas(deltas, tmp, base_ref, info={**provenance, "image_id": image_id})
-        tmp.replace(out)
-
-
-def _base_ref(G: Any, ginfo: Any, gen_name: str) -> Any:
-    """What weight deltas are tied to: the loader's GeneratorInfo, else name + tensor fingerprint."""
-    if ginfo is not None:
-        return ginfo
-    from ..checkpoints.state import state_fingerprint
-
-    return {"name": gen_name, "fingerprint": state_fingerprint(G)}
 
 
 def _running_postfix(sums: Dict[str, List[float]]) -> Dict[str, str]:
@@ -475,7 +149,7 @@ def _run(cfg: RunConfig, info: distributed.DistInfo, device: torch.device, metho
                edits=_resolve_edits(cfg.edits, ginfo, G, cfg.seed), provider=GeneratorCache(G, gen_name, device),
                common=dict(versions=package_versions(), device=device_name(device), git_commit=git_commit(),
                            seed=int(cfg.seed), rank=info.rank),
-               base_ref=_base_ref(G, ginfo, gen_name) if cfg.save_deltas else None)
+               base_ref=base_ref(G, ginfo, gen_name) if cfg.save_deltas else None)
     ctx.store.set_meta("device", device_name(device))
     counts: Dict[str, Dict[str, int]] = {}
     try:
@@ -628,22 +302,11 @@ def _save_images(ctx: _Ctx, st: _MethodState, result: Any, recon: torch.Tensor, 
         save_png(sample.target, target_png)
     if ctx.edits and sample.image_id in st.grid_ids:
         try:
-            for name, img in _render_edits(ctx.G, result, i, ctx.edits).items():
+            for name, img in render_edits(ctx.G, result, i, ctx.edits).items():
                 save_png(img.float().cpu(), folder / f"{sample.image_id}@{name}.png")
         except (GaniBenchError, RuntimeError, ValueError) as exc:
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             log.warning("%s: edited images of %s not rendered (%s)", st.name, sample.image_id, first)
     if ctx.cfg.save_deltas:
-        _save_deltas(ctx.run_dir / "latents" / st.name, sample.image_id, result, i, ctx.base_ref,
+        save_deltas(ctx.run_dir / "latents" / st.name, sample.image_id, result, i, ctx.base_ref,
                      {"method": st.name, "config": json.loads(st.config_json)})
-
-
-def clear_results(run_dir: Path) -> None:
-    """Delete a run's stored results (used by ``check``, which always starts clean)."""
-    for part in store_parts(run_dir):
-        part.unlink()
-    for extra in Path(run_dir).glob("results.rank*.sqlite-*"):
-        extra.unlink()
-    for sub in ("images", "latents", "report"):
-        shutil.rmtree(Path(run_dir) / sub, ignore_errors=True)
-    (Path(run_dir) / RUN_FILE).unlink(missing_ok=True)

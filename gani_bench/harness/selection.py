@@ -1,0 +1,143 @@
+"""What a run is asked to do: ``RunConfig`` / ``RunResult`` and the resolution of the method,
+metric and ``--set`` selections into validated names and per-method overrides.
+
+Kept apart from the loop so the CLI and the API can validate a request (and print one-line
+errors) without building anything.
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+
+from ..errors import ConfigError
+from ..methods.base import METHODS
+from ..metrics.base import METRICS
+from .datasets import DEFAULT_DATASET
+
+log = logging.getLogger("gani_bench.run")
+
+#: env var naming extra plugin modules to import (comma-separated), e.g. a user's method file
+PLUGINS_ENV = "GANI_BENCH_PLUGINS"
+#: default metrics of the ``fast`` preset (those registered): the papers' columns, identity, and
+#: the cheaper edit metrics. The LPIPS-based edit/locality metrics and LPIPS-VGG cost 2-5 s per
+#: image each on a CPU (measured on 2 shared cores), more than the fast methods themselves; the
+#: ``paper`` preset and ``--metrics all`` compute every registered metric.
+FAST_METRICS = ("mse", "psnr", "ms_ssim", "lpips", "id_similarity", "id_similarity_arcface", "id_similarity_facenet",
+                "id_similarity_dlib", "edit_consistency_mse", "edit_id", "edit_id_arcface", "edit_id_facenet",
+                "edit_id_dlib", "lec")
+
+
+@dataclass
+class RunConfig:
+    """Everything ``gani-bench run`` takes (the CLI maps its options one-to-one onto this)."""
+
+    methods: Union[str, Sequence[str]] = "all"
+    dataset: str = DEFAULT_DATASET
+    #: registered generator name, checkpoint path, or a Generator module (Python API); None = dataset's
+    generator: Any = None
+    #: None = ``fast`` for the demo dataset, ``paper`` otherwise
+    preset: Optional[str] = None
+    #: ``["key=value", "method.key=value"]`` or a mapping of the same
+    overrides: Union[Mapping[str, Any], Sequence[str]] = ()
+    limit: Optional[int] = None
+    batch_size: int = 1
+    device: str = "auto"
+    seed: int = 0
+    #: default ``runs/<dataset>`` so re-running the same command resumes
+    out: Optional[Union[str, Path]] = None
+    #: ``"default"`` (the generator's edits), ``"none"``, or a list of edit names
+    edits: Union[str, Sequence[str], None] = "default"
+    #: None = the preset's default (FAST_METRICS for fast, every registered metric for paper); ["all"] = every one
+    metrics: Optional[Sequence[str]] = None
+    root: Optional[Union[str, Path]] = None
+    align: Optional[str] = None
+    save_deltas: bool = False
+    force: bool = False
+    retry_failed: bool = False
+    progress: bool = True
+    report: bool = True
+    #: where the run's report goes; default ``<run_dir>/report``
+    report_out: Optional[Union[str, Path]] = None
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    #: per-method summary (pandas DataFrame) of this run, rank 0 only (None elsewhere)
+    table: Any = None
+    report_dir: Optional[Path] = None
+    counts: Dict[str, Dict[str, int]] = field(default_factory=dict)
+    unavailable_metrics: Dict[str, str] = field(default_factory=dict)
+
+
+def import_extra_plugins() -> None:
+    """Import modules named in ``$GANI_BENCH_PLUGINS`` (a method or metric in a user's file)."""
+    for name in filter(None, (s.strip() for s in os.environ.get(PLUGINS_ENV, "").split(","))):
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            raise ConfigError(f"${PLUGINS_ENV} names module {name!r} which cannot be imported ({exc}); fix the name or PYTHONPATH") from None
+
+
+def resolve_methods(methods: Union[str, Sequence[str]]) -> List[str]:
+    items = [methods] if isinstance(methods, str) else list(methods)
+    names: List[str] = []
+    for item in items:
+        for part in (p.strip() for p in str(item).split(",")):
+            if not part:
+                continue
+            if part == "all":
+                names.extend(n for n in METHODS.names() if n not in names)
+            else:
+                METHODS.get(part)  # one-line error listing the valid names
+                if part not in names:
+                    names.append(part)
+    if not names:
+        raise ConfigError(f"no method selected; pass --method NAME (valid: {', '.join(METHODS.names())}, or all)")
+    return names
+
+
+def resolve_metrics(metrics: Optional[Sequence[str]], preset: str) -> List[str]:
+    """Metric names to compute: as given (``all`` = every registered one), else the preset's default."""
+    names = [p.strip() for item in (metrics or []) for p in str(item).split(",") if p.strip()]
+    if names == ["all"] or (not names and preset != "fast"):
+        return METRICS.names()
+    if not names:
+        chosen = [n for n in FAST_METRICS if n in METRICS]
+        log.info("metrics: %s (fast-preset default; --metrics all for every metric)", ", ".join(chosen))
+        return chosen
+    for n in names:
+        METRICS.get(n)  # one-line error listing the valid names
+    return names
+
+
+def split_overrides(overrides: Union[Mapping[str, Any], Sequence[str]], methods: Sequence[str]) -> Dict[str, Dict[str, Any]]:
+    """``key=value`` applies to every selected method that has the field; ``method.key=value`` to one."""
+    if isinstance(overrides, Mapping):
+        pairs = list(overrides.items())
+    else:
+        pairs = []
+        for text in overrides:
+            if "=" not in text:
+                raise ConfigError(f"--set {text!r}: expected key=value or method.key=value")
+            key, value = text.split("=", 1)
+            pairs.append((key.strip(), value.strip()))
+    per: Dict[str, Dict[str, Any]] = {m: {} for m in methods}
+    for key, value in pairs:
+        head, _, tail = key.partition(".")
+        if tail and head in METHODS:
+            if head not in per:
+                raise ConfigError(f"--set {key}: method {head!r} is not part of this run ({', '.join(methods)})")
+            per[head][tail] = value
+            continue
+        takers = [m for m in methods if key in {f.name for f in dataclasses.fields(METHODS.get(m).Config)}]
+        if not takers:
+            raise ConfigError(f"--set {key}: none of the selected methods ({', '.join(methods)}) has a field {key!r}")
+        for m in takers:
+            per[m][key] = value
+    return per
