@@ -22,20 +22,23 @@ def run(methods: Union[str, Sequence[str]] = "all", dataset: str = "demo", gener
         out: Union[str, Path, None] = None, edits: Union[str, Sequence[str], None] = "default",
         metrics: Optional[Sequence[str]] = None, root: Union[str, Path, None] = None, align: Optional[str] = None,
         save_deltas: bool = False, force: bool = False, retry_failed: bool = False, progress: bool = False,
-        report: bool = True, report_out: Union[str, Path, None] = None) -> RunResult:
+        report: bool = True, report_out: Union[str, Path, None] = None, threads: Optional[int] = None) -> RunResult:
     """Invert every image of ``dataset`` with each method and store one row per (method, image).
 
     ``overrides``: ``{"tune_steps": 10, "pti.tune_lr": 1e-3}`` or ``["tune_steps=10", "pti.tune_lr=1e-3"]`` - a bare
     key applies to every selected method with that config field. ``generator``: a registered
     name, a checkpoint path or a Generator module. ``out`` defaults to ``runs/<dataset>``; running
-    again with the same arguments resumes. Returns the run directory and its summary table.
+    again with the same arguments resumes. ``threads``: CPU threads (None = what the machine offers).
+    Errors name these keyword arguments (``out=``, ``force=True``), not the CLI's flags.
+    Returns the run directory and its summary table.
     """
     from .harness import runner
 
     cfg = RunConfig(methods=methods, dataset=dataset, generator=generator, preset=preset, overrides=overrides or (),
                     limit=limit, batch_size=batch_size, device=device, seed=seed, out=out, edits=edits,
                     metrics=metrics, root=root, align=align, save_deltas=save_deltas, force=force,
-                    retry_failed=retry_failed, progress=progress, report=report, report_out=report_out)
+                    retry_failed=retry_failed, progress=progress, report=report, report_out=report_out,
+                    threads=threads)
     return runner.run(cfg)
 
 

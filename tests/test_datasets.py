@@ -134,7 +134,7 @@ def test_user_root_datasets_need_root_and_accept_env(tmp_path, monkeypatch):
     monkeypatch.delenv("GANI_BENCH_FFHQ_ROOT", raising=False)
     with pytest.raises(DatasetError) as exc:
         open_dataset("ffhq")
-    assert "--root" in str(exc.value) and "GANI_BENCH_FFHQ_ROOT" in str(exc.value)
+    assert "root='DIR'" in str(exc.value) and "GANI_BENCH_FFHQ_ROOT" in str(exc.value)
     _img(tmp_path / "00001.png")
     _img(tmp_path / "00000.png")
     monkeypatch.setenv("GANI_BENCH_FFHQ_ROOT", str(tmp_path))

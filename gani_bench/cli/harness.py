@@ -50,14 +50,17 @@ def _split(values: Sequence[str]) -> list:
               help="Method name(s), repeatable or comma-separated, or 'all'.")
 @click.option("--dataset", "-d", default="demo", show_default=True, help="Dataset name, manifest .json or image folder.")
 @click.option("--generator", "-g", default=None, help="Registered generator name or checkpoint path (default: the dataset's).")
-@click.option("--preset", type=click.Choice(["paper", "fast"]), default=None,
-              help="Method presets (default: fast for the demo dataset, paper otherwise).")
+@click.option("--preset", default=None, metavar="NAME",
+              help="A preset every selected method offers, e.g. paper, fast, mse, fast_mse (see `gani-bench methods list`; "
+                   "default: fast for the demo dataset, paper otherwise).")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Config override: key=value (every method with that field) or method.key=value. Repeatable.")
-@click.option("--limit", type=int, default=None, help="Use only the first N images.")
+@click.option("--limit", type=int, default=None, help="Use only the first N images (N >= 1).")
 @click.option("--batch-size", type=int, default=1, show_default=True)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--threads", type=int, default=None,
+              help="CPU threads for torch (default: what the machine offers; printed once). Use fewer on a shared machine.")
 @click.option("--out", "-o", type=click.Path(path_type=Path), default=None,
               help="Run directory (default runs/<dataset>; the same command resumes it).")
 @click.option("--edits", default="default", show_default=True, help="Edit names (comma-separated), 'default' or 'none'.")
@@ -73,7 +76,7 @@ def _split(values: Sequence[str]) -> list:
 def run(methods: Tuple[str, ...], dataset: str, generator: Optional[str], preset: Optional[str], overrides: Tuple[str, ...],
         limit: Optional[int], batch_size: int, device: str, seed: int, out: Optional[Path], edits: str,
         metrics: Optional[str], root: Optional[Path], align: Optional[str], save_deltas: bool, force: bool,
-        retry_failed: bool, report_out: Optional[Path], no_report: bool, no_progress: bool) -> None:
+        retry_failed: bool, report_out: Optional[Path], no_report: bool, no_progress: bool, threads: Optional[int]) -> None:
     """Invert a dataset with one or more methods; one result row per (method, image), resumable."""
     from .. import api
 
@@ -83,7 +86,7 @@ def run(methods: Tuple[str, ...], dataset: str, generator: Optional[str], preset
                   limit=limit, batch_size=batch_size, device=device, seed=seed, out=out, edits=edit_spec,
                   metrics=_split([metrics]) if metrics else None, root=root, align=align, save_deltas=save_deltas,
                   force=force, retry_failed=retry_failed, progress=not no_progress, report=not no_report,
-                  report_out=report_out)
+                  report_out=report_out, threads=threads)
     if res.report_dir is not None:
         md = res.report_dir / "table1.md"
         if md.is_file():

@@ -30,6 +30,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
 
 import torch
 
+from ..interface import opt
 from ..errors import DatasetError, ImageError, UnknownNameError
 from .images import DEFAULT_POLICY, IMAGE_EXTENSIONS, ImagePolicy, open_image, pil_to_tensor, prepare_pil
 
@@ -143,7 +144,7 @@ def get_manifest(name: str) -> Manifest:
     files = _manifest_files()
     if name not in files:
         raise UnknownNameError(
-            f"unknown dataset {name!r}; valid datasets: {', '.join(sorted(files))} (a folder of images or a manifest .json path is also accepted)"
+            f"unknown dataset {name!r} (neither a dataset name nor a folder); valid datasets: {', '.join(sorted(files))} (a folder of images or a manifest .json path is also accepted)"
         )
     return read_manifest(files[name])
 
@@ -177,7 +178,7 @@ def resolve_root(m: Manifest, root: Optional[Path]) -> Optional[Path]:
     if root is not None:
         root = Path(root).expanduser()
         if not root.is_dir():
-            raise DatasetError(f"dataset {m.name!r}: --root {root} is not a folder")
+            raise DatasetError(f"dataset {m.name!r}: {opt('root', root)}: no such folder; pass the folder that holds its images")
         return root
     if m.root_env and os.environ.get(m.root_env):
         env_root = Path(os.environ[m.root_env]).expanduser()
@@ -192,7 +193,7 @@ def resolve_root(m: Manifest, root: Optional[Path]) -> Optional[Path]:
     if m.root_env is None and m.file is not None and m.images != "*":
         return m.file.parent  # shipped images sit beside the manifest
     env = f" or set ${m.root_env}" if m.root_env else ""
-    raise DatasetError(f"dataset {m.name!r} needs its images: pass --root DIR{env} ({m.download or m.source})")
+    raise DatasetError(f"dataset {m.name!r} needs its images: pass {opt('root', 'DIR')}{env} ({m.download or m.source})")
 
 
 def _folder_entries(root: Path) -> List[ImageEntry]:
@@ -233,6 +234,18 @@ def entries_fingerprint(entries: Sequence[ImageEntry], align: Optional[str]) -> 
     return h.hexdigest()[:16]
 
 
+def _refuse_missing_path(spec: str, as_path: Path) -> None:
+    """A ``--dataset`` that is written as a path (has a separator, ``.json``, ``~`` or ``.``) but does
+    not exist says so, instead of "unknown dataset"."""
+    if as_path.exists() or spec in _manifest_files():
+        return
+    if as_path.suffix == ".json":
+        raise DatasetError(f"{opt('dataset', spec)}: no such manifest file; check the path")
+    if any(sep in spec for sep in ("/", "\\")) or spec.startswith((".", "~")):
+        raise DatasetError(f"{opt('dataset', spec)}: no such folder; give an existing folder of images, "
+                           f"or a dataset name ({', '.join(dataset_names())})")
+
+
 def open_dataset(spec: str, *, root: Optional[Path | str] = None, align: Optional[str] = None,
                  limit: Optional[int] = None, policy: ImagePolicy = DEFAULT_POLICY) -> Dataset:
     """Resolve a dataset name, manifest path or image folder to a :class:`Dataset`."""
@@ -245,6 +258,7 @@ def open_dataset(spec: str, *, root: Optional[Path | str] = None, align: Optiona
         if not entries:
             raise DatasetError(f"{as_path}: no image files ({', '.join(IMAGE_EXTENSIONS)}) in this folder")
     else:
+        _refuse_missing_path(str(spec), as_path)
         m = read_manifest(as_path) if as_path.suffix == ".json" and as_path.is_file() else get_manifest(str(spec))
         if m.prepare and not is_prepared(m):
             raise DatasetError(

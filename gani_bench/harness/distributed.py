@@ -94,9 +94,9 @@ def shutdown(info: DistInfo) -> None:
 
 def device_for(device: str, info: DistInfo) -> torch.device:
     """Resolve ``auto|cpu|cuda|cuda:N``; under torchrun each rank gets ``cuda:LOCAL_RANK``."""
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    dev = torch.device(device)
+    from .devices import parse_device
+
+    dev = parse_device(device)
     if dev.type == "cuda" and dev.index is None:
         dev = torch.device("cuda", info.local_rank if info.enabled else 0)
     return dev

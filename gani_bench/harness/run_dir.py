@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping
 
 from ..errors import ConfigError
+from ..interface import flag, opt
 from .store import store_parts
 
 log = logging.getLogger("gani_bench.run")
@@ -49,8 +50,9 @@ def check_run_dir(run_dir: Path, record: Dict[str, Any], force: bool) -> None:
         return
     if not force:
         shown = "; ".join(diffs[:6]) + ("; ..." if len(diffs) > 6 else "")
-        raise ConfigError(f"{run_dir} holds results of a different config ({shown}); use another --out, or --force to discard them")
-    log.warning("--force: discarding the results in %s (%s)", run_dir, "; ".join(diffs[:6]))
+        raise ConfigError(f"{run_dir} holds results of a different config ({shown}); "
+                          f"use another {opt('out')}, or {flag('force')} to discard them")
+    log.warning(f"{flag('force')}: discarding the results in %s (%s)", run_dir, "; ".join(diffs[:6]))
     for part in run_dir.glob("results.rank*.sqlite*"):
         part.unlink()
     for sub in ("images", "latents", "report"):

@@ -22,7 +22,8 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import torch
 
-from ..errors import ConfigError, GaniBenchError, WeightsUnavailable
+from ..errors import GaniBenchError, WeightsUnavailable
+from ..interface import opt
 from ..methods.base import METHODS, config_to_dict
 from ..metrics.base import EditContext
 from ..plugins import load_plugins
@@ -34,8 +35,9 @@ from .metric_set import MetricSet
 from .outputs import base_ref, render_edits, save_deltas
 from .provenance import config_hash, device_name, git_commit, package_versions
 from .run_dir import RUN_FILE, check_run_dir, clear_results, default_run_dir, write_run_record
-from .selection import (FAST_METRICS, PLUGINS_ENV, RunConfig, RunResult, import_extra_plugins, resolve_methods,
-                        resolve_metrics, split_overrides)
+from .devices import apply_threads, threads_notice
+from .selection import (FAST_METRICS, PLUGINS_ENV, RunConfig, RunResult, check_preset, import_extra_plugins,
+                        resolve_methods, resolve_metrics, split_overrides, validate_request)
 from .store import ResultRow, ResultStore, finished_images
 
 __all__ = ["RunConfig", "RunResult", "run", "clear_results", "resolve_methods", "resolve_metrics",
@@ -61,17 +63,18 @@ def _running_postfix(sums: Dict[str, List[float]]) -> Dict[str, str]:
 
 def run(cfg: RunConfig) -> RunResult:
     """Run the benchmark described by ``cfg`` (see :class:`RunConfig`); resumes ``cfg.out``."""
+    validate_request(cfg)
     load_plugins()
     import_extra_plugins()
     method_names = resolve_methods(cfg.methods)
     preset = cfg.preset or ("fast" if cfg.dataset == DEFAULT_DATASET else "paper")
+    check_preset(preset, method_names)
     per_method = split_overrides(cfg.overrides, method_names)
     configs = {m: METHODS.get(m).make_config(preset, per_method[m]) for m in method_names}
-    if cfg.batch_size < 1:
-        raise ConfigError(f"--batch-size must be at least 1, got {cfg.batch_size}")
 
     info = distributed.env_world()
     device = distributed.device_for(cfg.device, info)
+    apply_threads(cfg.threads)
     info = distributed.init(device.type)
     try:
         return _run(cfg, info, device, method_names, preset, configs)
@@ -125,8 +128,10 @@ def _run(cfg: RunConfig, info: distributed.DistInfo, device: torch.device, metho
          preset: str, configs: Dict[str, Any]) -> RunResult:
     ds: Dataset = open_dataset(cfg.dataset, root=cfg.root, align=cfg.align, limit=cfg.limit)
     if cfg.preset is None and info.is_main:
-        log.info("preset: %s (default for dataset %s; choose with --preset)", preset, cfg.dataset)
+        log.info("preset: %s (default for dataset %s; choose with %s)", preset, cfg.dataset, opt("preset"))
     G, ginfo, gen_name = resolve_generator(cfg.generator, ds.manifest.generator, device)
+    if info.is_main and device.type == "cpu":
+        log.info(threads_notice(torch.get_num_threads(), cfg.threads))
     run_dir = Path(cfg.out) if cfg.out else default_run_dir(cfg.dataset)
     run_dir.mkdir(parents=True, exist_ok=True)
     record = {

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 from ..errors import ConfigError
+from ..interface import is_cli, opt
 from ..methods.base import METHODS
 from ..metrics.base import METRICS
 from .datasets import DEFAULT_DATASET
@@ -63,6 +64,8 @@ class RunConfig:
     report: bool = True
     #: where the run's report goes; default ``<run_dir>/report``
     report_out: Optional[Union[str, Path]] = None
+    #: CPU threads for torch; None = what the machine offers (printed once)
+    threads: Optional[int] = None
 
 
 @dataclass
@@ -73,6 +76,25 @@ class RunResult:
     report_dir: Optional[Path] = None
     counts: Dict[str, Dict[str, int]] = field(default_factory=dict)
     unavailable_metrics: Dict[str, str] = field(default_factory=dict)
+
+
+def validate_request(cfg: RunConfig) -> None:
+    """Refuse numbers no run can use, before anything is built (one line, the user's vocabulary)."""
+    if cfg.limit is not None and int(cfg.limit) < 1:
+        raise ConfigError(f"{opt('limit', cfg.limit)}: must be at least 1; leave it out to use every image")
+    if int(cfg.batch_size) < 1:
+        raise ConfigError(f"{opt('batch_size', cfg.batch_size)}: must be at least 1")
+    if cfg.threads is not None and int(cfg.threads) < 1:
+        raise ConfigError(f"{opt('threads', cfg.threads)}: must be at least 1; leave it out to use what the machine offers")
+
+
+def check_preset(preset: str, method_names: Sequence[str]) -> None:
+    """A preset every selected method offers; else one line listing what each offers."""
+    lacking = [m for m in method_names if preset not in METHODS.get(m).presets]
+    if lacking:
+        common = [p for p in METHODS.get(method_names[0]).presets if all(p in METHODS.get(m).presets for m in method_names)]
+        raise ConfigError(f"{opt('preset', preset)}: not a preset of {', '.join(lacking)}; "
+                          f"valid presets: {', '.join(common) or '(none shared by the selected methods)'}")
 
 
 def import_extra_plugins() -> None:
@@ -98,7 +120,7 @@ def resolve_methods(methods: Union[str, Sequence[str]]) -> List[str]:
                 if part not in names:
                     names.append(part)
     if not names:
-        raise ConfigError(f"no method selected; pass --method NAME (valid: {', '.join(METHODS.names())}, or all)")
+        raise ConfigError(f"no method selected; pass {opt('methods')}NAME (valid: {', '.join(METHODS.names())}, or all)")
     return names
 
 
@@ -109,11 +131,16 @@ def resolve_metrics(metrics: Optional[Sequence[str]], preset: str) -> List[str]:
         return METRICS.names()
     if not names:
         chosen = [n for n in FAST_METRICS if n in METRICS]
-        log.info("metrics: %s (fast-preset default; --metrics all for every metric)", ", ".join(chosen))
+        log.info("metrics: %s (fast-preset default; %s for every metric)", ", ".join(chosen), opt("metrics", "all"))
         return chosen
     for n in names:
         METRICS.get(n)  # one-line error listing the valid names
     return names
+
+
+def _set(key: str) -> str:
+    """An override as the user wrote it: ``--set key`` (CLI) or ``overrides['key']`` (API)."""
+    return f"--set {key}" if is_cli() else f"overrides[{key!r}]"
 
 
 def split_overrides(overrides: Union[Mapping[str, Any], Sequence[str]], methods: Sequence[str]) -> Dict[str, Dict[str, Any]]:
@@ -124,7 +151,7 @@ def split_overrides(overrides: Union[Mapping[str, Any], Sequence[str]], methods:
         pairs = []
         for text in overrides:
             if "=" not in text:
-                raise ConfigError(f"--set {text!r}: expected key=value or method.key=value")
+                raise ConfigError(f"{_set(text)}: expected key=value or method.key=value")
             key, value = text.split("=", 1)
             pairs.append((key.strip(), value.strip()))
     per: Dict[str, Dict[str, Any]] = {m: {} for m in methods}
@@ -132,12 +159,12 @@ def split_overrides(overrides: Union[Mapping[str, Any], Sequence[str]], methods:
         head, _, tail = key.partition(".")
         if tail and head in METHODS:
             if head not in per:
-                raise ConfigError(f"--set {key}: method {head!r} is not part of this run ({', '.join(methods)})")
+                raise ConfigError(f"{_set(key)}: method {head!r} is not part of this run ({', '.join(methods)})")
             per[head][tail] = value
             continue
         takers = [m for m in methods if key in {f.name for f in dataclasses.fields(METHODS.get(m).Config)}]
         if not takers:
-            raise ConfigError(f"--set {key}: none of the selected methods ({', '.join(methods)}) has a field {key!r}")
+            raise ConfigError(f"{_set(key)}: none of the selected methods ({', '.join(methods)}) has a field {key!r}")
         for m in takers:
             per[m][key] = value
     return per
