@@ -12,6 +12,7 @@ from scipy import stats
 
 from gani_bench.harness.store import ResultRow, ResultStore
 from gani_bench.report import build_report
+from gani_bench.report.grids import ROW_LABEL_W
 from gani_bench.report.plots import box_stats, box_strip_svg
 from gani_bench.report.tables import best_mask, to_latex, to_markdown
 
@@ -92,10 +93,19 @@ def test_html_is_self_contained_with_grids_plots_and_reasons(run_dir, tmp_path):
     assert "img_bad.png: corrupt image" in page
     assert "cpu test" in page
     grid = Image.open(rep.files["grid.png"])
-    assert grid.size == (3 * 32, 16 + 3 * 32)  # target + 2 methods; header + 3 rows
-    assert np.asarray(grid)[16 + 5, 5].tolist() == [255, 255, 255]  # first column = target
+    cell = 128  # 32 px images enlarged 4x (nearest neighbour)
+    header = grid.size[1] - 3 * cell
+    assert grid.size == (ROW_LABEL_W + 3 * cell, header + 3 * cell) and 10 <= header <= 40  # labels + 3 methods
+    pixels = np.asarray(grid)
+    assert pixels[header + 5, ROW_LABEL_W + 5].tolist() == [255, 255, 255]  # first column = target
+    # nearest-neighbour enlargement: method alpha's image 1 is one flat colour (40, 100, 0), no blur at its edge
+    assert pixels[header + cell + 1, ROW_LABEL_W + cell + 1].tolist() == [40, 100, 0]
+    # labels drawn into the image: dark pixels in the header above each column and left of each row
+    for c in range(3):
+        assert (pixels[:header, ROW_LABEL_W + c * cell: ROW_LABEL_W + (c + 1) * cell] < 100).any()
+    assert (pixels[header: header + cell, :ROW_LABEL_W] < 100).any()
     edits = Image.open(rep.files["grid_edits_alpha.png"])
-    assert edits.size == (2 * 32, 16 + 3 * 32)
+    assert edits.size == (ROW_LABEL_W + 3 * cell, header + 3 * cell)  # target, inversion, smile
     counts = pd.read_csv(tmp_path / "rep" / "counts.csv")
     assert counts.set_index("method").loc["alpha"].tolist() == [3, 0, 1]
 

@@ -378,6 +378,6 @@ def iter_samples(ds: Dataset, entries: Sequence[ImageEntry], resolution: int,
         except ImageError as exc:
             on_skip(entry, str(exc))
             continue
-        if sample.fixes:
-            log.info("%s: %s", entry.image_id, "; ".join(sample.fixes))
+        if sample.fixes:  # per image at debug level; the run summarises them once and the report lists them
+            log.debug("%s: %s", entry.image_id, "; ".join(sample.fixes))
         yield sample

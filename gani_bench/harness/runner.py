@@ -16,7 +16,7 @@ import json
 import logging
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -99,6 +99,8 @@ class _Ctx:
     provider: "GeneratorCache"
     common: Dict[str, Any]
     base_ref: Any = None
+    #: image id -> what loading changed (centre-cropped ...), said once per run, listed in the report
+    notices: Dict[str, str] = field(default_factory=dict)
 
     @property
     def resolution(self) -> int:
@@ -161,6 +163,9 @@ def _run(cfg: RunConfig, info: distributed.DistInfo, device: torch.device, metho
         for m in method_names:
             counts[m] = _run_method(ctx, m, configs[m])
     finally:
+        if ctx.notices and info.is_main:
+            first = next(iter(ctx.notices.items()))
+            log.info("%d image(s) adjusted on load (e.g. %s: %s); each is listed in the report", len(ctx.notices), *first)
         for name, reason in metrics.unavailable.items():
             ctx.store.set_meta(f"unavailable:{name}", reason)
         ctx.store.close()
@@ -228,6 +233,8 @@ def _run_method(ctx: _Ctx, m: str, config: Any) -> Dict[str, int]:
     pending: List[Any] = []
     t_start = time.perf_counter()
     for sample in samples:
+        if sample.fixes:
+            ctx.notices.setdefault(sample.image_id, "; ".join(sample.fixes))
         pending.append(sample)
         if len(pending) == cfg.batch_size:
             _process_batch(ctx, st, pending, t_start)

@@ -12,6 +12,7 @@ from typing import Dict, List, Sequence
 import pandas as pd
 
 from . import grids, html, plots, tables
+from .paths import scrub
 
 __all__ = ["Report", "build_report"]
 
@@ -27,7 +28,7 @@ class Report:
 
 
 def _run_info(df: pd.DataFrame, run_dirs: Sequence[Path]) -> Dict[str, str]:
-    info: Dict[str, str] = {"runs": ", ".join(str(d) for d in run_dirs)}
+    info: Dict[str, str] = {"runs": ", ".join(Path(d).resolve().name for d in run_dirs)}
     for d in run_dirs:
         rec_path = Path(d) / "run.json"
         if rec_path.is_file():
@@ -70,7 +71,7 @@ def build_report(run_dirs: Sequence[Path | str], out: Path | str = "reports", *,
 
     def write(name: str, text: str) -> None:
         path = out / name
-        path.write_text(text)
+        path.write_text(scrub(text, run_dirs))
         files[name] = path
 
     summary.to_csv(out / "summary.csv", index=False)
@@ -80,7 +81,10 @@ def build_report(run_dirs: Sequence[Path | str], out: Path | str = "reports", *,
     write("table1.md", tables.to_markdown(shown, bold))
     write("table1.tex", tables.to_latex(shown, bold, caption="Inversion quality and time per image (gani-bench)"))
     display = tables.summary_display(summary)
-    write("metrics.md", tables.to_markdown(display) if not display.empty else "(no results)\n")
+    sections = tables.metric_sections(display)
+    md_parts = [f"## {title}\n\n{tables.to_markdown(sections[key])}" for key, title in
+                [("headline", "Reconstruction metrics")] + tables.FAMILIES if key in sections]
+    write("metrics.md", "\n".join(md_parts) if md_parts else "(no results)\n")
     timing.to_csv(out / "timing.csv", index=False)
     files["timing.csv"] = out / "timing.csv"
     write("timing.md", tables.to_markdown(timing.set_index("method") if not timing.empty else timing))
@@ -91,6 +95,8 @@ def build_report(run_dirs: Sequence[Path | str], out: Path | str = "reports", *,
     ok = df[df["status"] == "ok"] if not df.empty else df
     svgs: List[str] = []
     for name in tables.metric_names(df):
+        if "/" in name and not name.endswith("/mean"):
+            continue  # per-edit columns: their /mean has the distribution; the tables have each edit
         groups = {m: list(g[f"metric:{name}"].astype(float)) for m, g in ok.groupby("method", sort=False)}
         if any(pd.notna(v) for vals in groups.values() for v in vals):
             svgs.append(plots.box_strip_svg(groups, name, tables.metric_direction(name)))
@@ -102,13 +108,14 @@ def build_report(run_dirs: Sequence[Path | str], out: Path | str = "reports", *,
             q = summary[(summary["method"] == m) & (summary["metric"] == qname)]
             if not t.empty and not q.empty:
                 pts[m] = (float(t.iloc[0]["mean"]), float(q.iloc[0]["mean"]))
-        if pts:
+        if len(pts) >= 2:  # one point compares nothing
             svgs.append(plots.scatter_svg(pts, "seconds per image", qname, f"time vs {qname}"))
     for i, svg in enumerate(svgs):
         write(f"plot{i}.svg", svg)
 
     # grids
-    grid_items = []
+    recon_item = None
+    edit_items = []
     method_dirs: Dict[str, Path] = {}
     for label, g in ok.groupby("method", sort=False):
         raw = str(label).split("/")[-1]
@@ -118,7 +125,7 @@ def build_report(run_dirs: Sequence[Path | str], out: Path | str = "reports", *,
     if recon is not None:
         grids.save(recon, out / "grid.png")
         files["grid.png"] = out / "grid.png"
-        grid_items.append(("Targets and reconstructions", recon, ids))
+        recon_item = ("Targets and reconstructions", recon, ids)
     for label, mdir in method_dirs.items():
         names = grids.edits_in(mdir)
         edit_ids = [i for i in ids if any((mdir / f"{i}@{e}.png").is_file() for e in names)]
@@ -127,15 +134,23 @@ def build_report(run_dirs: Sequence[Path | str], out: Path | str = "reports", *,
             fname = f"grid_edits_{label.replace('/', '_')}.png"
             grids.save(eg, out / fname)
             files[fname] = out / fname
-            grid_items.append((f"Edits through {label}", eg, edit_ids))
+            edit_items.append((f"Edits through {label}", eg, edit_ids))
 
-    skipped = [(r.method, r.image_id, str(r.error)) for r in df.itertuples() if r.status in ("skipped", "failed")] if not df.empty else []
+    def clean(text: object) -> str:
+        return scrub(str(text), run_dirs)
+
+    skipped = [(r.method, r.image_id, clean(r.error)) for r in df.itertuples() if r.status in ("skipped", "failed")] if not df.empty else []
+    notices: Dict[str, str] = {}
+    if not df.empty and "notes" in df:
+        for r in df[df["notes"].notna()].itertuples():
+            notices.setdefault(str(r.image_id), clean(r.notes))
     configs = {}
     if not df.empty:
         for m, g in df.groupby("method", sort=False):
-            configs[str(m)] = str(g["config_json"].iloc[-1])
-    page = html.render_page(title=title, run_info=_run_info(df, run_dirs), table1=shown, table1_bold=bold,
-                            summary=display, timing=timing, counts=counts, unavailable=unavailable, skipped=skipped,
-                            plots=svgs, grids=grid_items, configs=configs)
+            configs[str(m)] = clean(g["config_json"].iloc[-1])
+    page = html.render_page(title=title, run_info={k: clean(v) for k, v in _run_info(df, run_dirs).items()},
+                            table1=shown, table1_bold=bold, metric_tables=sections, timing=timing, counts=counts,
+                            unavailable={k: clean(v) for k, v in unavailable.items()}, skipped=skipped, notices=notices,
+                            plots=svgs, recon_grid=recon_item, edit_grids=edit_items, configs=configs)
     write("report.html", page)
     return Report(out=out, summary=summary, table1=numeric, files=files)

@@ -63,6 +63,8 @@ def box_strip_svg(groups: Dict[str, Sequence[float]], title: str, direction: str
     left, right, top, bottom = 64, 12, 28, 54
     finite = [x for vals in groups.values() for x in vals if x is not None and math.isfinite(x)]
     lo, hi = _nice_range(min(finite, default=0.0), max(finite, default=1.0))
+    if finite and min(finite) >= 0:
+        lo = max(lo, 0.0)  # non-negative data (MSE, LPIPS, ...) gets no negative axis
     plot_w, plot_h = width - left - right, height - top - bottom
 
     def y(v: float) -> float:
@@ -114,6 +116,10 @@ def scatter_svg(points: Dict[str, Tuple[float, float]], x_label: str, y_label: s
     ys = [p[1] for p in usable.values()]
     x_lo, x_hi = _nice_range(min(xs, default=0.0), max(xs, default=1.0))
     y_lo, y_hi = _nice_range(min(ys, default=0.0), max(ys, default=1.0))
+    if ys and min(ys) >= 0:
+        y_lo = max(y_lo, 0.0)
+    if not log_x and xs and min(xs) >= 0:
+        x_lo = max(x_lo, 0.0)
 
     def px(v: float) -> float:
         return left + plot_w * (tx(v) - x_lo) / (x_hi - x_lo)

@@ -254,3 +254,53 @@ def unavailable_metrics(run_dirs: Sequence[Path | str]) -> Dict[str, str]:
             if key.startswith("unavailable:"):
                 out.setdefault(key.split(":", 1)[1], str(value))
     return out
+
+
+# ------------------------------------------------------------------------------- metric sections
+#: the headline image metrics in the order the papers print them (HyperStyle Table 1 / SPEC:
+#: L2, then PSNR, LPIPS, MS-SSIM, ID), with the header each gets on the page
+HEADLINE: List[Tuple[str, str]] = [
+    ("mse", "L2 (MSE)"), ("psnr", "PSNR (dB)"), ("lpips", "LPIPS (alex)"), ("lpips_vgg", "LPIPS (vgg)"),
+    ("ms_ssim", "MS-SSIM"), ("id_similarity", "ID (CurricularFace)"), ("id_similarity_arcface", "ID (ArcFace)"),
+    ("id_similarity_facenet", "ID (FaceNet)"), ("id_similarity_dlib", "ID (dlib)"),
+]
+#: report sections of the metrics other than the headline ones: (id, title, does this metric belong)
+FAMILIES: List[Tuple[str, str]] = [("edit", "Edit fidelity"), ("locality", "Locality"), ("other", "Other metrics")]
+
+
+def metric_family(name: str) -> str:
+    """``headline``, ``edit``, ``locality`` or ``other`` for a metric column name (``base/sub``)."""
+    base = name.split("/")[0]
+    if base == TIME:
+        return "time"
+    if base in dict(HEADLINE):
+        return "headline"
+    if base.startswith("locality"):
+        return "locality"
+    if base.startswith(("edit_", "lec")):
+        return "edit"
+    return "other"
+
+
+def metric_sections(display: pd.DataFrame) -> Dict[str, pd.DataFrame]:
+    """Split the wide ``mean ± ci95 (sd)`` table into the report's metric sections.
+
+    ``headline``: rows = methods, columns in the papers' order. The edit, locality and other
+    families have many columns (metric x edit), so they are transposed: rows = ``metric/edit``,
+    columns = methods, which stays readable however many edits there are.
+    """
+    out: Dict[str, pd.DataFrame] = {}
+    if display.empty:
+        return out
+    cols = list(display.columns)
+    headers = dict(HEADLINE)
+    head = [c for c, _ in HEADLINE if c in cols]
+    if head:
+        out["headline"] = display[head].rename(columns=headers)
+    for family, _title in FAMILIES:
+        chosen = [c for c in cols if metric_family(c) == family]
+        if chosen:
+            t = display[chosen].T
+            t.index.name = "metric"
+            out[family] = t
+    return out
