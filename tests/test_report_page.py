@@ -6,6 +6,7 @@ renders the page and its DOM gives the order of the sections.
 """
 from __future__ import annotations
 
+import io
 import os
 import re
 import shutil
@@ -53,6 +54,17 @@ def test_report_has_no_absolute_machine_paths(tiny_run):
             assert path not in text, (f.name, path)
     page = (out / "report" / "report.html").read_text()
     assert "$GANI_BENCH_HOME/curricularface-ir101" in page  # the unavailable metric's reason, cache path scrubbed
+
+
+def test_page_embeds_the_grid_pngs_byte_for_byte(tiny_run):
+    import base64
+
+    report = tiny_run[0] / "report"
+    page = (report / "report.html").read_text()
+    uris = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
+    decoded = [Image.open(io.BytesIO(base64.b64decode(u, validate=True))).convert("RGB") for u in uris]
+    on_disk = Image.open(report / "grid.png").convert("RGB")
+    assert len(decoded) == 2 and decoded[0].tobytes() == on_disk.tobytes()
 
 
 def test_sections_come_in_the_readers_order(tiny_run):

@@ -69,9 +69,10 @@ def build_report(run_dirs: Sequence[Path | str], out: Path | str = "reports", *,
 
     files: Dict[str, Path] = {}
 
-    def write(name: str, text: str) -> None:
+    def write(name: str, text: str, scrubbed: bool = False) -> None:
+        """``scrubbed``: the caller cleaned the text parts already (the page: base64 must stay intact)."""
         path = out / name
-        path.write_text(scrub(text, run_dirs))
+        path.write_text(text if scrubbed else scrub(text, run_dirs))
         files[name] = path
 
     summary.to_csv(out / "summary.csv", index=False)
@@ -152,5 +153,5 @@ def build_report(run_dirs: Sequence[Path | str], out: Path | str = "reports", *,
                             table1=shown, table1_bold=bold, metric_tables=sections, timing=timing, counts=counts,
                             unavailable={k: clean(v) for k, v in unavailable.items()}, skipped=skipped, notices=notices,
                             plots=svgs, recon_grid=recon_item, edit_grids=edit_items, configs=configs)
-    write("report.html", page)
+    write("report.html", page, scrubbed=True)
     return Report(out=out, summary=summary, table1=numeric, files=files)
