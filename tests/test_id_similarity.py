@@ -285,3 +285,26 @@ def test_dlib_different_people_in_shared_faces(dlib_metric, shared_data):
     assert torch.equal(sim.argmax(dim=1), torch.arange(len(sim)))
     off_diagonal = sim[~torch.eye(len(sim), dtype=torch.bool)]
     assert sim.diagonal().min().item() > off_diagonal.max().item()
+
+
+def test_id_metric_flags_where_the_face_was_missing(monkeypatch):
+    """No face in a reconstruction vs in a target: two flag columns beside the NaN similarity."""
+    from gani_bench.metrics import id_similarity as mod
+
+    class Embedder:  # "no face" = an all-zero image, else the mean colour as the embedding
+        def embed(self, images):
+            emb = images.mean(dim=(2, 3))
+            return torch.where((images.abs().amax(dim=(1, 2, 3)) == 0)[:, None], torch.full_like(emb, float("nan")), emb)
+
+    monkeypatch.setattr(mod, "get_embedder", lambda backend, device: Embedder())
+    metric = mod.IDSimilarityDlib.__new__(mod.IDSimilarityDlib)
+    metric.device = torch.device("cpu")
+    face = torch.full((1, 3, 8, 8), 0.5)
+    none = torch.zeros(1, 3, 8, 8)
+    pred = torch.cat([face, none, none])
+    target = torch.cat([face, face, none])
+    cols = metric.compute_columns(pred, target)
+    assert cols["id_similarity_dlib"][0].item() == pytest.approx(1.0) and cols["id_similarity_dlib"][1:].isnan().all()
+    assert cols["id_similarity_dlib/no_face_target"].tolist() == [0.0, 0.0, 1.0]
+    assert cols["id_similarity_dlib/no_face_reconstruction"].tolist() == [0.0, 1.0, 1.0]
+    assert torch.equal(metric.compute(pred, target).isnan(), cols["id_similarity_dlib"].isnan())

@@ -165,3 +165,19 @@ def test_id_column_names_its_network_when_it_is_not_curricularface(tmp_path):
     md = (tmp_path / "rep" / "table1.md").read_text().splitlines()
     assert md[0].startswith("| method | ID (dlib) |")
     assert "**0.800**" in md[2]  # alpha's mean 0.8 beats beta's 0.7 and is bold
+
+
+def test_without_a_face_is_split_into_targets_and_reconstructions(tmp_path):
+    """The ID metric's per-image flags say where the face was missing; Table 1 counts both."""
+    run = tmp_path / "run"
+    store = ResultStore(run, 0)
+    # image 0: face in both; image 1: no face in the reconstruction; image 2: no face in either
+    flags = [(0.9, 0.0, 0.0), (NAN, 0.0, 1.0), (NAN, 1.0, 1.0)]
+    for i, (sim, no_t, no_r) in enumerate(flags):
+        store.append(ResultRow("alpha", f"img{i}", metrics={"id_similarity": sim, "id_similarity/no_face_target": no_t,
+                                                            "id_similarity/no_face_reconstruction": no_r, "mse": 0.01},
+                               stage_seconds={"tune": 1.0}, device="cpu test", config_json="{}"))
+    store.close()
+    build_report([run], out=tmp_path / "rep")
+    md = (tmp_path / "rep" / "table1.md").read_text().splitlines()
+    assert md[2].split(" | ")[1] == "0.900 (of 3, no face in 1 target(s), 2 reconstruction(s))"

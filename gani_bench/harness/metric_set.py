@@ -42,7 +42,9 @@ class MetricSet:
         n = pred.shape[0]
         values: List[Dict[str, float]] = [{} for _ in range(n)]
         for name, metric in list(self.image):
-            col = self._guard(name, lambda: {name: metric.compute(pred, target)})
+            # a metric may give extra per-image columns (``name/sub``) through compute_columns
+            col = self._guard(name, lambda: metric.compute_columns(pred, target) if hasattr(metric, "compute_columns")
+                              else {name: metric.compute(pred, target)})
             self._spread(col, values)
         if self.edit:
             ctx = ctx_factory()

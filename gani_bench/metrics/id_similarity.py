@@ -18,13 +18,18 @@ reconstruction gets NaN, which the report counts ("ID 0.81 (2 of 50 images witho
 """
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Dict
 
 import torch
 import torch.nn.functional as F
 
 from .base import METRICS, ImageMetric
 from .face.backends import ID_BACKENDS, get_embedder
+
+
+#: sub-columns of an ID metric: 1.0 where no face was found in the target / the reconstruction
+NO_FACE_TARGET = "no_face_target"
+NO_FACE_RECONSTRUCTION = "no_face_reconstruction"
 
 
 def cosine_rows(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -40,9 +45,18 @@ class IDSimilarity(ImageMetric):
 
     @torch.no_grad()
     def compute(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return self.compute_columns(pred, target)[self.name]
+
+    @torch.no_grad()
+    def compute_columns(self, pred: torch.Tensor, target: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """The similarity plus, per image, whether the face was missing in the target and in the
+        reconstruction (1.0 = missing): a NaN alone cannot tell a reader which image lacked it."""
         embedder = get_embedder(self.backend, self.device)
         both = embedder.embed(torch.cat([pred.to(self.device), target.to(self.device)]))
-        return cosine_rows(both[: len(pred)], both[len(pred):])
+        rec, tgt = both[: len(pred)], both[len(pred):]
+        return {self.name: cosine_rows(rec, tgt),
+                f"{self.name}/{NO_FACE_TARGET}": torch.isnan(tgt).any(dim=1).float(),
+                f"{self.name}/{NO_FACE_RECONSTRUCTION}": torch.isnan(rec).any(dim=1).float()}
 
 
 def _register(metric_name: str, backend: str) -> type:

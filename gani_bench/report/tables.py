@@ -124,6 +124,22 @@ def id_metric(df: pd.DataFrame) -> Optional[str]:
     return sorted(names)[0] if names else None
 
 
+def _without_face(summary: pd.DataFrame, method: str, id_name: str, row: pd.Series) -> str:
+    """"2 of 50 without a face", split into targets and reconstructions where the run recorded it."""
+    images = int(row["images"])
+
+    def count(sub: str) -> Optional[int]:
+        hit = summary[(summary["method"] == method) & (summary["metric"] == f"{id_name}/{sub}")]
+        if hit.empty or hit.iloc[0]["n"] == 0:
+            return None
+        return int(round(float(hit.iloc[0]["mean"]) * int(hit.iloc[0]["n"])))
+
+    in_target, in_recon = count("no_face_target"), count("no_face_reconstruction")
+    if in_target is None or in_recon is None:
+        return f"{int(row['missing'])} of {images} without a face"
+    return f"of {images}, no face in {in_target} target(s), {in_recon} reconstruction(s)"
+
+
 def table1(summary: pd.DataFrame, df: pd.DataFrame) -> Tuple[pd.DataFrame, pd.DataFrame]:
     """HyperStyle Table 1 layout. Returns (numeric means, display strings with skip notes)."""
     methods = list(dict.fromkeys(summary["method"])) if not summary.empty else []
@@ -138,13 +154,13 @@ def table1(summary: pd.DataFrame, df: pd.DataFrame) -> Tuple[pd.DataFrame, pd.Da
                 numeric.loc[m, header] = float("nan")
                 shown.loc[m, header] = "n/a"
                 if key == "id" and not hit.empty:
-                    shown.loc[m, header] = f"n/a ({int(hit.iloc[0]['missing'])} of {int(hit.iloc[0]['images'])} without a face)"
+                    shown.loc[m, header] = f"n/a ({_without_face(summary, m, name, hit.iloc[0])})"
                 continue
             r = hit.iloc[0]
             numeric.loc[m, header] = r["mean"]
             text = fmt.format(r["mean"])
             if key == "id" and r["missing"]:
-                text += f" ({int(r['missing'])} of {int(r['images'])} without a face)"
+                text += f" ({_without_face(summary, m, name, r)})"
             shown.loc[m, header] = text
     numeric.index.name = shown.index.name = "method"
     return numeric, shown
