@@ -1,8 +1,8 @@
 """The Python API of the harness; the CLI commands ``run``, ``report`` and ``check`` call these.
 
 >>> from gani_bench.api import run, report
->>> res = run(methods=["pti", "gani"], dataset="demo", overrides={"tune_steps": 20}, limit=2)
->>> res.table            # per-method summary (pandas)
+>>> res = run(methods=["pti", "gani"], dataset="demo", overrides={"tune_steps": 20}, limit=2, out="runs/mine")
+>>> print(res.table1)    # Table 1 layout (pandas), one row per method; res.table: long summary
 >>> report([res.run_dir], out="reports/mine")
 """
 from __future__ import annotations

@@ -177,11 +177,13 @@ def _run(cfg: RunConfig, info: distributed.DistInfo, device: torch.device, metho
 
         out = Path(cfg.report_out) if cfg.report_out else run_dir / "report"
         rep = build_report([run_dir], out)
-        result.table, result.report_dir = rep.summary, out
+        result.table, result.table1, result.report_dir = rep.summary, rep.table1, out
     elif info.is_main:
-        from ..report.tables import load_runs, summarize
+        from ..report.tables import load_runs, summarize, table1
 
-        result.table = summarize(load_runs([run_dir]))
+        df = load_runs([run_dir])
+        result.table = summarize(df)
+        result.table1 = table1(result.table, df)[0]
     return result
 
 

@@ -76,6 +76,9 @@ class RunResult:
     report_dir: Optional[Path] = None
     counts: Dict[str, Dict[str, int]] = field(default_factory=dict)
     unavailable_metrics: Dict[str, str] = field(default_factory=dict)
+    #: Table 1 layout (pandas; rows = methods; ID, MS-SSIM, LPIPS, L2, Time (s)), rank 0 only;
+    #: what to print (``table`` is the long per-method x metric summary)
+    table1: Any = None
 
 
 def validate_request(cfg: RunConfig) -> None:
