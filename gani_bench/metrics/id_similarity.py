@@ -14,7 +14,9 @@ Separate names rather than one metric with a backend option because the harness,
 store and ``gani-bench metrics list`` all key on metric names: a backend option would make two
 different numbers share one column. Images are compared at their own resolution (MTCNN and the
 similarity warp resample anyway); an image where MTCNN finds no face in the target or in the
-reconstruction gets NaN, which the report counts ("ID 0.81 (2 of 50 images without a face)").
+reconstruction gets NaN plus per-image flags saying which of the two lacked it
+(``compute_columns``); the report counts both ("0.81 (of 50, no face in 1 target(s), 2
+reconstruction(s))").
 """
 from __future__ import annotations
 
