@@ -73,7 +73,7 @@ def _dlib_detector() -> LandmarkDetector:
     try:
         import dlib
     except ImportError:
-        raise GaniBenchError("landmarks='dlib' needs dlib; install it with `pip install gani-bench[dlib]` or use landmarks='mtcnn'") from None
+        raise GaniBenchError("landmarks='dlib' needs dlib; install it with `python -m pip install -e '.[dlib]'` in the gani-bench checkout or use landmarks='mtcnn'") from None
     from .weights import fetch
 
     predictor = dlib.shape_predictor(str(fetch("dlib-shape-predictor-68").path))
