@@ -13,6 +13,7 @@ from typing import Optional, Sequence, Tuple
 
 import click
 
+from ..interface import cli_vocabulary
 from ..registry import Registry
 
 
@@ -82,11 +83,12 @@ def run(methods: Tuple[str, ...], dataset: str, generator: Optional[str], preset
 
     setup_logging()
     edit_spec = "none" if edits == "none" else ("default" if edits == "default" else _split([edits]))
-    res = api.run(methods=_split(methods), dataset=dataset, generator=generator, preset=preset, overrides=list(overrides),
-                  limit=limit, batch_size=batch_size, device=device, seed=seed, out=out, edits=edit_spec,
-                  metrics=_split([metrics]) if metrics else None, root=root, align=align, save_deltas=save_deltas,
-                  force=force, retry_failed=retry_failed, progress=not no_progress, report=not no_report,
-                  report_out=report_out, threads=threads)
+    with cli_vocabulary():  # also when this command is invoked on its own (tests, other groups)
+        res = api.run(methods=_split(methods), dataset=dataset, generator=generator, preset=preset,
+                      overrides=list(overrides), limit=limit, batch_size=batch_size, device=device, seed=seed, out=out,
+                      edits=edit_spec, metrics=_split([metrics]) if metrics else None, root=root, align=align,
+                      save_deltas=save_deltas, force=force, retry_failed=retry_failed, progress=not no_progress,
+                      report=not no_report, report_out=report_out, threads=threads)
     if res.report_dir is not None:
         md = res.report_dir / "table1.md"
         if md.is_file():
