@@ -95,17 +95,18 @@ def test_html_is_self_contained_with_grids_plots_and_reasons(run_dir, tmp_path):
     grid = Image.open(rep.files["grid.png"])
     cell = 128  # 32 px images enlarged 4x (nearest neighbour)
     header = grid.size[1] - 3 * cell
-    assert grid.size == (ROW_LABEL_W + 3 * cell, header + 3 * cell) and 10 <= header <= 40  # labels + 3 methods
+    label_w = grid.size[0] - 3 * cell  # target + 2 methods, after the image-id column
+    assert 10 <= header <= 40 and 10 <= label_w <= ROW_LABEL_W
     pixels = np.asarray(grid)
-    assert pixels[header + 5, ROW_LABEL_W + 5].tolist() == [255, 255, 255]  # first column = target
+    assert pixels[header + 5, label_w + 5].tolist() == [255, 255, 255]  # first column = target
     # nearest-neighbour enlargement: method alpha's image 1 is one flat colour (40, 100, 0), no blur at its edge
-    assert pixels[header + cell + 1, ROW_LABEL_W + cell + 1].tolist() == [40, 100, 0]
+    assert pixels[header + cell + 1, label_w + cell + 1].tolist() == [40, 100, 0]
     # labels drawn into the image: dark pixels in the header above each column and left of each row
     for c in range(3):
-        assert (pixels[:header, ROW_LABEL_W + c * cell: ROW_LABEL_W + (c + 1) * cell] < 100).any()
-    assert (pixels[header: header + cell, :ROW_LABEL_W] < 100).any()
+        assert (pixels[:header, label_w + c * cell: label_w + (c + 1) * cell] < 100).any()
+    assert (pixels[header: header + cell, :label_w] < 100).any()
     edits = Image.open(rep.files["grid_edits_alpha.png"])
-    assert edits.size == (ROW_LABEL_W + 3 * cell, header + 3 * cell)  # target, inversion, smile
+    assert edits.size == (label_w + 3 * cell, header + 3 * cell)  # target, inversion, smile
     counts = pd.read_csv(tmp_path / "rep" / "counts.csv")
     assert counts.set_index("method").loc["alpha"].tolist() == [3, 0, 1]
 

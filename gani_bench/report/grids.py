@@ -23,13 +23,20 @@ TARGET_DIR = "_target"
 MIN_CELL = 128
 #: grid cells are at most this many pixels wide (a 1024 px run would otherwise give huge pages)
 MAX_CELL = 256
-#: width of the column of row labels (image ids) on the left
+#: most width of the column of row labels (image ids) on the left
 ROW_LABEL_W = 96
 _PAD = 3
 
 
+#: label text size in px (PIL's built-in font scales where Pillow has FreeType)
+FONT_PX = 14
+
+
 def _font() -> ImageFont.ImageFont:
-    return ImageFont.load_default()
+    try:
+        return ImageFont.load_default(size=FONT_PX)
+    except (TypeError, ImportError, OSError):  # Pillow < 10.1 or without FreeType: the fixed bitmap font
+        return ImageFont.load_default()
 
 
 def cell_size(source: int) -> int:
@@ -106,7 +113,8 @@ def compose(rows: List[List[Path]], headers: Sequence[str], row_labels: Optional
     line_h = int(probe.textbbox((0, 0), "Ag_|", font=font)[3]) + 2
     wrapped = [wrap_label(str(h), cell - 2 * _PAD, probe, font) for h in headers]
     header_h = max(len(w) for w in wrapped) * line_h + 2 * _PAD
-    label_w = ROW_LABEL_W if row_labels else 0
+    # as wide as the longest image id needs, at most ROW_LABEL_W (longer ids wrap)
+    label_w = min(ROW_LABEL_W, int(max(probe.textlength(str(t), font=font) for t in row_labels)) + 2 * _PAD + 2) if row_labels else 0
     grid = Image.new("RGB", (label_w + len(headers) * cell, header_h + len(rows) * cell), (255, 255, 255))
     draw = ImageDraw.Draw(grid)
     for c, lines in enumerate(wrapped):

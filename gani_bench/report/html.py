@@ -99,7 +99,10 @@ def render_page(*, title: str, run_info: Dict[str, str], table1: pd.DataFrame, t
     for key in ("headline", "edit", "locality", "other"):
         if key in metric_tables:
             note = f'<p class="note">{_NOTES[key]}</p>' if key in _NOTES else ""
-            body[key] = note + table_html(metric_tables[key])
+            missing = metric_tables[key].attrs.get("all_missing") or []
+            gone = (f'<p class="note">No value for any method (the metric was not computed, or had nothing to score, e.g. no face): '
+                    f'{_esc(", ".join(missing))}</p>') if missing else ""
+            body[key] = note + table_html(metric_tables[key]) + gone
     if edit_grids:
         body["edit-grids"] = "".join(_grid_html(*g) for g in edit_grids)
     if not timing.empty:

@@ -318,5 +318,11 @@ def metric_sections(display: pd.DataFrame) -> Dict[str, pd.DataFrame]:
         if chosen:
             t = display[chosen].T
             t.index.name = "metric"
+            # rows with no value for any method say nothing per cell: the page names them once
+            empty = (t == "n/a").all(axis=1)
+            if empty.all():
+                continue
+            t = t[~empty]
+            t.attrs["all_missing"] = [str(i) for i in empty[empty].index]
             out[family] = t
     return out
