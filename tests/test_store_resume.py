@@ -142,7 +142,7 @@ def test_config_mismatch_is_refused_unless_forced(tmp_path):
     with pytest.raises(ConfigError) as exc:
         api.run(overrides={"sleep": 0, "steps": 3}, **common)
     msg = str(exc.value)
-    assert "fake_slow.steps: 2 -> 3" in msg and "--force" in msg and "\n" not in msg
+    assert "fake_slow.steps: 2 -> 3" in msg and "use another out=, or force=True" in msg and "\n" not in msg
     with pytest.raises(ConfigError, match="seed: 0 -> 1"):
         api.run(overrides={"sleep": 0, "steps": 2}, seed=1, **common)
     api.run(overrides={"sleep": 0, "steps": 3}, force=True, **common)
