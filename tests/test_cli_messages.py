@@ -125,3 +125,19 @@ def test_python_api_names_keyword_arguments(tmp_path):
         run(methods=["pti"], limit=0, out=out)
     with pytest.raises(ConfigError, match=r"^device='gpu': not a device; use auto, cpu, cuda or cuda:N$"):
         run(methods=["pti"], device="gpu", out=out)
+
+
+def test_unknown_bare_dataset_name_lists_the_valid_ones(tmp_path):
+    line = _one_error_line(["--dataset", "nosuchname"], tmp_path)
+    assert line.startswith("error: unknown dataset 'nosuchname' (neither a dataset name nor a folder); valid datasets: ")
+    assert "demo" in line
+
+
+def test_set_names_the_flag_from_the_cli_and_the_mapping_from_the_api(tmp_path):
+    from gani_bench.api import run
+    from gani_bench.errors import ConfigError
+
+    line = _one_error_line(["-m", "pti", "--set", "nosuch=1"], tmp_path)
+    assert line.startswith("error: --set nosuch: none of the selected methods (pti) has a field 'nosuch'")
+    with pytest.raises(ConfigError, match=r"^overrides\['nosuch'\]: none of the selected methods \(pti\) has a field 'nosuch'"):
+        run(methods=["pti"], overrides={"nosuch": 1}, out=tmp_path / "run")
