@@ -11,6 +11,7 @@ from seeing each other's interface.
 """
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, Iterator
@@ -38,6 +39,8 @@ def opt(name: str, value: Any = _UNSET) -> str:
 
     Without ``value``: ``--out`` / ``out=``. ``name`` is the keyword-argument name.
     """
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)  # 'runs/x', not PosixPath('runs/x')
     if is_cli():
         flag_name = "--" + name.replace("_", "-")
         return flag_name if value is _UNSET else f"{flag_name} {value}"

@@ -141,3 +141,14 @@ def test_set_names_the_flag_from_the_cli_and_the_mapping_from_the_api(tmp_path):
     assert line.startswith("error: --set nosuch: none of the selected methods (pti) has a field 'nosuch'")
     with pytest.raises(ConfigError, match=r"^overrides\['nosuch'\]: none of the selected methods \(pti\) has a field 'nosuch'"):
         run(methods=["pti"], overrides={"nosuch": 1}, out=tmp_path / "run")
+
+
+def test_vocabulary_is_the_apis_outside_the_cli_block():
+    from gani_bench.interface import cli_vocabulary, flag, opt
+
+    assert (opt("batch_size", 0), opt("root", Path("x/y")), opt("out"), flag("force")) == \
+        ("batch_size=0", "root='x/y'", "out=", "force=True")
+    with cli_vocabulary():
+        assert (opt("batch_size", 0), opt("root", Path("x/y")), opt("out"), flag("force")) == \
+            ("--batch-size 0", "--root x/y", "--out", "--force")
+    assert opt("out") == "out="  # restored after the block
