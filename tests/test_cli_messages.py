@@ -152,3 +152,11 @@ def test_vocabulary_is_the_apis_outside_the_cli_block():
         assert (opt("batch_size", 0), opt("root", Path("x/y")), opt("out"), flag("force")) == \
             ("--batch-size 0", "--root x/y", "--out", "--force")
     assert opt("out") == "out="  # restored after the block
+
+
+def test_report_of_a_missing_run_directory(tmp_path):
+    missing = tmp_path / "runs" / "nosuch"
+    result = CliRunner().invoke(cli, ["report", str(missing), "--out", str(tmp_path / "rep")])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        f"error: {missing}: no such run directory; give the folder a gani-bench run wrote (its --out)"]

@@ -99,7 +99,7 @@ def run(methods: Tuple[str, ...], dataset: str, generator: Optional[str], preset
 
 
 @click.command("report")
-@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--out", "-o", type=click.Path(path_type=Path), default=Path("reports"), show_default=True)
 @click.option("--title", default="gani-bench report", show_default=True)
 def report(run_dirs: Tuple[Path, ...], out: Path, title: str) -> None:

@@ -11,6 +11,8 @@ from typing import Dict, List, Sequence
 
 import pandas as pd
 
+from ..errors import ConfigError
+from ..interface import opt
 from . import grids, html, plots, tables
 from .paths import scrub
 
@@ -51,6 +53,9 @@ def build_report(run_dirs: Sequence[Path | str], out: Path | str = "reports", *,
                  grid_rows: int = 8) -> Report:
     """Merge the store parts of ``run_dirs`` and write every table, the HTML page and the grids."""
     run_dirs = [Path(d) for d in run_dirs]
+    for d in run_dirs:
+        if not d.is_dir():
+            raise ConfigError(f"{d}: no such run directory; give the folder a gani-bench run wrote (its {opt('out')})")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     df = tables.load_runs(run_dirs)
