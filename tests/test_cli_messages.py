@@ -160,3 +160,11 @@ def test_report_of_a_missing_run_directory(tmp_path):
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == [
         f"error: {missing}: no such run directory; give the folder a gani-bench run wrote (its --out)"]
+
+
+def test_cuda_index_beyond_the_machines_gpus(monkeypatch, tmp_path):
+    """Simulated one-GPU machine: the message lists the devices there are."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert _one_error_line(["--device", "cuda:3"], tmp_path) == (
+        "error: --device cuda:3: this machine has 1 CUDA device(s) (cuda:0); use one of those")

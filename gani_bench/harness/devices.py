@@ -34,8 +34,8 @@ def parse_device(text: str) -> torch.device:
                               f"use {opt('device', 'cpu')} or {opt('device', 'auto')}")
         n = torch.cuda.device_count()
         if dev.index is not None and dev.index >= n:
-            raise ConfigError(f"{opt('device', text)}: this machine has {n} CUDA device(s), cuda:0 to cuda:{n - 1}; "
-                              f"pick one of those")
+            names = ", ".join(f"cuda:{i}" for i in range(n))
+            raise ConfigError(f"{opt('device', text)}: this machine has {n} CUDA device(s) ({names}); use one of those")
         return dev
     if dev.type == "mps" and getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         return dev
