@@ -27,7 +27,7 @@ def test_e4e_fast_lowers_loss_and_beats_latent_avg(tmp_path, caplog):
     assert info.opts["encoder_type"] == "Encoder4Editing" and info.opts["stylegan_size"] == 64
     G, _ = load_named_generator("embedded-64")
     score = heldout_reconstruction(enc, G, count=16)
-    assert score.encoder_mse < 0.85 * score.latent_avg_mse, score
+    assert score.encoder_mse < 0.9 * score.latent_avg_mse, score
 
 
 def test_killed_training_resumes_to_the_uninterrupted_result(tmp_path):
