@@ -34,6 +34,8 @@ _COMMANDS: List[tuple] = [
     ("gani_bench.cli.harness", "report"),
     ("gani_bench.cli.harness", "check"),
     ("gani_bench.cli.harness", "datasets"),
+    ("gani_bench.cli.encoders", "train"),
+    ("gani_bench.cli.encoders", "encoders"),
 ]
 
 #: one-line help shown by ``gani-bench --help`` without importing the command's module
