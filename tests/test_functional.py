@@ -142,9 +142,14 @@ def test_batch_deltas_match_per_image_calls(G: Generator, ws: torch.Tensor) -> N
     names = tunable_parameter_names(G, "conv_and_torgb_weights")
     d0, d1 = _random_deltas(G, names, seed=1), _random_deltas(G, names, seed=2)
     with torch.no_grad():
-        batch = synthesize_batch_deltas(G, ws, [d0, d1])  # one grouped pass: equal up to rounding
-        assert float((batch[0:1] - synthesize(G, ws[0:1], d0)).abs().max()) < 1e-5
-        assert float((batch[1:2] - synthesize(G, ws[1:2], d1)).abs().max()) < 1e-5
+        batch = synthesize_batch_deltas(G, ws, [d0, d1])  # CPU default: the loop, bit-identical
+        assert torch.equal(batch[0:1], synthesize(G, ws[0:1], d0))
+        assert torch.equal(batch[1:2], synthesize(G, ws[1:2], d1))
+        one = synthesize_batch_deltas(G, ws, [d0, {}], one_pass=True)  # grouped pass: equal up to rounding
+        assert float((one[0:1] - synthesize(G, ws[0:1], d0)).abs().max()) < 1e-5
+        assert float((one[1:2] - synthesize(G, ws[1:2])).abs().max()) < 1e-5
+    with pytest.raises(GaniBenchError, match="one_pass=False"):
+        synthesize_batch_deltas(G, ws, [{"synthesis.b16.conv1.bias": torch.zeros(16)}, {}], one_pass=True)
     with pytest.raises(GaniBenchError, match="one dict per image"):
         synthesize_batch_deltas(G, ws, [d0])
 

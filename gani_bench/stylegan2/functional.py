@@ -144,25 +144,37 @@ def synthesize_batch_deltas(
     noise_mode: str = "const",
     *,
     mode: str = "add",
+    one_pass: Optional[bool] = None,
     **synthesis_kwargs,
 ) -> torch.Tensor:
     """A batch where image ``i`` is rendered from ``ws[i]`` with its own ``deltas_per_image[i]``.
 
-    When every key is a modulated conv or ToRGB weight (what PTI's weight subsets, GaNI and
-    HyperStyle tune), the dicts are stacked into per-sample deltas and the batch is rendered
-    in ONE pass of :func:`synthesize` (grouped convolution, one kernel per image). Measured on
-    CPU at 64 px (embedded generator, deltas on all 14 conv/ToRGB weights, batch 8, forward
-    only, 1 thread; ``tests/benchmarks/test_bench_per_sample.py``): see docs/hyperstyle.md for
-    the numbers; the one pass is several times faster than 8 single passes. Other keys
-    (biases, affines, const, ...) fall back to a loop of per-image :func:`synthesize` calls.
-    Both routes agree to float32 reassociation error; with ``noise_mode='random'`` they draw
-    different (equally distributed) noise.
+    Two equivalent routes (equal to float32 reassociation error, tested):
+
+    * one pass: the dicts are stacked into per-sample deltas (:func:`stack_deltas`) and
+      :func:`synthesize` renders the batch through the grouped convolution, one kernel per
+      image. Possible when every key is a modulated conv or ToRGB weight.
+    * a loop of per-image :func:`synthesize` calls (any keys; bit-identical to single calls).
+
+    ``one_pass=None`` picks the one pass on CUDA and the loop on CPU, from measurements on CPU
+    (``tests/benchmarks/test_bench_per_sample.py``, embedded 64 px generator, offsets on all
+    14 conv/ToRGB weights, batch 8, 1 thread, shared 2-core machine, interleaved runs): forward
+    one pass 97 ms vs loop 87 ms (min of 15; medians 104 / 88 ms); forward+backward at 256
+    channels one pass 1.81 s vs loop 1.44 s (min of 5). PyTorch's CPU grouped convolution does
+    not beat N dense ones, so the loop stays the CPU default; on GPUs the grouped convolution is
+    the standard way to batch modulated convs (StyleGAN2, HyperStyle) and was not measured here
+    (no device). With ``noise_mode='random'`` the two routes draw different (equally
+    distributed) noise.
     """
     if len(deltas_per_image) != ws.shape[0]:
         raise GaniBenchError(f"synthesize_batch_deltas: got {len(deltas_per_image)} delta dicts for a batch of {ws.shape[0]} ws; pass one dict per image")
     for d in deltas_per_image:
         _check_overrides(G, d, None)
-    stacked = stack_deltas(G, deltas_per_image)
+    if one_pass is None:
+        one_pass = ws.device.type == "cuda"
+    stacked = stack_deltas(G, deltas_per_image) if one_pass else None
+    if one_pass and stacked is None:
+        raise GaniBenchError("synthesize_batch_deltas: one_pass=True needs deltas on modulated conv / ToRGB weights only; pass one_pass=False (or None) for other keys")
     if stacked is not None:
         return synthesize(G, ws, stacked, noise_mode=noise_mode, mode=mode, **synthesis_kwargs)
     outs = [synthesize(G, ws[i:i + 1], d, noise_mode=noise_mode, mode=mode, **synthesis_kwargs) for i, d in enumerate(deltas_per_image)]
