@@ -15,7 +15,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, List, Tuple
 
-from ..errors import GaniBenchError
+from ..errors import ConfigError
 
 Layer = Tuple[int, int, int]  # (kernel, in_channels, out_channels), the authors' PARAMETERS order
 
@@ -72,12 +72,12 @@ class HyperNetConfig:
             setattr(self, name, tuple(int(v) for v in getattr(self, name)))
         bad = [i for i in self.layers_to_tune if not 0 <= i < len(self.layers)]
         if bad:
-            raise GaniBenchError(f"layers_to_tune={list(self.layers_to_tune)} names layer {bad[0]}, but the generator has layers 0..{len(self.layers) - 1}")
+            raise ConfigError(f"layers_to_tune={list(self.layers_to_tune)} names layer {bad[0]}, but the generator has layers 0..{len(self.layers) - 1}")
         for i in self.shared_layers:
             if i in self.layers_to_tune and self.layers[i] != (3, self.shared_size, self.shared_size):
-                raise GaniBenchError(f"shared_layers: layer {i} is {self.layers[i]} (kernel, in, out), not (3, {self.shared_size}, {self.shared_size}); the shared hypernet only emits those kernels")
+                raise ConfigError(f"shared_layers: layer {i} is {self.layers[i]} (kernel, in, out), not (3, {self.shared_size}, {self.shared_size}); the shared hypernet only emits those kernels")
         if self.input_size % 16 or self.spatial < 2:
-            raise GaniBenchError(f"input_size={self.input_size}: use a multiple of 16 of at least 32 (the body divides it by 16)")
+            raise ConfigError(f"input_size={self.input_size}: use a multiple of 16 of at least 32 (the body divides it by 16)")
 
     @property
     def spatial(self) -> int:
@@ -102,7 +102,7 @@ class HyperNetConfig:
 def authors_config(output_size: int = 1024, layers_to_tune: Tuple[int, ...] | str | None = None, separable: bool = False) -> HyperNetConfig:
     """The released models' layout (``SharedWeightsHyperNetResNet`` / ``...Separable``)."""
     if output_size not in N_OUTPUTS:
-        raise GaniBenchError(f"output_size={output_size}: HyperStyle's layouts exist for {sorted(N_OUTPUTS)} px")
+        raise ConfigError(f"output_size={output_size}: HyperStyle's layouts exist for {sorted(N_OUTPUTS)} px")
     n = N_OUTPUTS[output_size]
     if layers_to_tune is None:
         tune: Tuple[int, ...] = AUTHORS_LAYERS_TO_TUNE
@@ -110,6 +110,9 @@ def authors_config(output_size: int = 1024, layers_to_tune: Tuple[int, ...] | st
         tune = tuple(int(v) for v in layers_to_tune.split(",")) if layers_to_tune.strip() else tuple(range(n))
     else:
         tune = tuple(layers_to_tune)
+    # the authors' loop over range(n_outputs) ignores indices past the last layer (their default
+    # list, written for 1024 px, is also used at 512 and 256 px)
+    tune = tuple(i for i in tune if i < n)
     return HyperNetConfig(layers=_config_f_table(n), layers_to_tune=tune, separable=separable)
 
 
@@ -147,11 +150,14 @@ def config_for_generator(G: Any, *, width: int = 32, code_channels: int = 32, in
 def check_fits(cfg: HyperNetConfig, G: Any, what: str, generator: str) -> List[str]:
     """The generator parameter names per index; one-line error when the layouts differ."""
     table = generator_layer_table(G)
-    if len(table) != cfg.n_outputs or any(t[1] != l for t, l in zip(table, cfg.layers)):
-        ours = [l for _, l in table]
-        first = next((i for i, (a, b) in enumerate(zip(ours, cfg.layers)) if a != b), min(len(ours), cfg.n_outputs))
-        raise GaniBenchError(f"{what} does not fit generator {generator}: it emits offsets for {cfg.n_outputs} layers, the generator has {len(ours)} "
-                             f"(first difference at layer {first}); use the generator the hypernetwork was trained with")
+    ours = [l for _, l in table]
+    if len(ours) != cfg.n_outputs:
+        raise ConfigError(f"{what} does not fit generator {generator}: it emits offsets for {cfg.n_outputs} layers, the generator "
+                          f"has {len(ours)} modulated layers; use the generator the hypernetwork was trained with")
+    bad = next((i for i, (a, b) in enumerate(zip(ours, cfg.layers)) if a != b), None)
+    if bad is not None:
+        raise ConfigError(f"{what} does not fit generator {generator}: layer {bad} ({table[bad][0]}) is (kernel, in, out) = "
+                          f"{ours[bad]} in the generator but {cfg.layers[bad]} in the hypernetwork; use the generator it was trained with")
     return [name for name, _ in table]
 
 

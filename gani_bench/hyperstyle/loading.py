@@ -127,7 +127,7 @@ def read_hyperstyle_file(path: PathLike, device: Device = "cpu", *, source: Opti
                           layout="gani-bench" if CONFIG_KEY in opts else "authors")
     if dec:
         G, g_info = _decoder(src, path, dec, latent_avg, device)
-        model.fit(G, f"{src}:decoder")
+        model.fit(G, f"{src}:decoder", what=f"HyperStyle {src!r}")
         info.generator, info.generator_info = G, g_info
     return model.to(device).eval().requires_grad_(False), info
 
@@ -177,7 +177,7 @@ def load_hyperstyle(path_or_name: PathLike, device: Device = "cpu", w_encoder: A
             from ..checkpoints.loader import load_generator
 
             generator, _ = load_generator(generator, device)
-        model.fit(generator, f"{gname!r}")
+        model.fit(generator, f"{gname!r}", what=f"HyperStyle {info.source!r}")
         if info.generator is not None:
             bad = _same_generator(info.generator, generator)
             if bad:

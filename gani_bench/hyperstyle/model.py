@@ -68,10 +68,10 @@ class HyperStyle(nn.Module):
     def tuned_names(self) -> List[str]:
         return [self.layer_names[i] for i in self.config.layers_to_tune]
 
-    def fit(self, G: nn.Module, generator: str = "the generator") -> "HyperStyle":
+    def fit(self, G: nn.Module, generator: str = "the generator", what: str = "this HyperStyle hypernetwork") -> "HyperStyle":
         """Check ``G`` has the layers this hypernetwork writes (one line naming both if not)
         and take its parameter names."""
-        self.layer_names = check_fits(self.config, G, "this HyperStyle hypernetwork", generator)
+        self.layer_names = check_fits(self.config, G, what, generator)
         return self
 
     def inputs(self, x: torch.Tensor, y_hat: torch.Tensor) -> torch.Tensor:
