@@ -228,6 +228,18 @@ def train_hyperstyle(G: nn.Module, w_encoder: Any, out_dir: Union[str, Path], *,
     return final
 
 
+def export_for_inference(checkpoint: Union[str, Path], dest: Union[str, Path]) -> Path:
+    """The hypernetwork of a training checkpoint, without decoder and optimiser state (the
+    authors' layout; the generator is named in ``opts['stylegan_weights']``): what ships."""
+    from .loading import read_hyperstyle_file
+    from ..checkpoints.rosinality import read_torch_file
+
+    model, info = read_hyperstyle_file(checkpoint)
+    keep = {k: v for k, v in info.opts.items() if k != "gani_bench_hypernet"}
+    step = read_torch_file(checkpoint).get("global_step")
+    return save_hyperstyle(model, dest, opts=keep, extra={"global_step": step})
+
+
 def make_images(G: nn.Module, *, dataset: Optional[str], synthetic: Optional[int], seed: int, device: Device) -> TrainImages:
     if (dataset is None) == (synthetic is None):
         raise ConfigError("give exactly one of dataset= (--dataset) or synthetic= (--synthetic N)")
@@ -243,4 +255,4 @@ def preset(name: str, **overrides: Any) -> TrainConfig:
 
 
 __all__ = ["TrainConfig", "PRESETS", "preset", "train_hyperstyle", "batch_step", "build_model", "imagenet_init",
-           "make_images", "OPTIMIZERS"]
+           "make_images", "export_for_inference", "OPTIMIZERS"]
