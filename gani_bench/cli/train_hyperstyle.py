@@ -46,12 +46,12 @@ def hyperstyle(generator: str, w_encoder: str, dataset: Optional[str], synthetic
     if synthetic is not None and synthetic < 1:
         raise ConfigError(f"--synthetic {synthetic}: give at least 1 image")
     cfg = training.preset(preset, steps=steps, batch_size=batch_size, n_iters=n_iters, lr=lr, optimizer=optimizer, seed=seed)
-    G, _ = load_generator(generator, device)
+    G, g_info = load_generator(generator, device)
     enc, info = load_encoder(w_encoder, device)
     check_encoder_generator(info, G, generator)
     images = training.make_images(G, dataset=dataset, synthetic=synthetic, seed=seed, device=device)
     final = training.train_hyperstyle(G, enc, out_dir, images=images, config=cfg, device=device, progress=not no_progress,
-                                      generator_name=generator, w_encoder_name=w_encoder)
+                                      generator_name=generator, w_encoder_name=w_encoder, domain=g_info.domain)
     click.echo(f"wrote {Path(out_dir).name}/checkpoints/{final.name}")
     if export:
         click.echo(f"wrote {training.export_for_inference(final, export).name}")
