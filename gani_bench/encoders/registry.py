@@ -68,7 +68,7 @@ DEMO_ENCODERS: Registry[DemoEncoder] = Registry("demo encoder")
 _CMD = ("OMP_NUM_THREADS=1 gani-bench train {kind} --generator embedded-64 --synthetic 2048 --preset fast "
         "--steps {steps} --seed 0 --out runs/demo-{kind}")
 #: (kind, training steps) of the shipped demo encoders
-DEMO_PLAN = (("e4e", 1000), ("psp", 600), ("restyle_e4e", 500), ("w_encoder", 600))
+DEMO_PLAN = (("e4e", 1000), ("psp", 600), ("restyle_e4e", 500), ("w_encoder", 1500))
 
 for _kind, _steps in DEMO_PLAN:
     DEMO_ENCODERS.add(f"embedded-64-{_kind}", DemoEncoder(
