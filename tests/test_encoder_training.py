@@ -76,3 +76,20 @@ def test_every_kind_takes_a_step_and_writes_the_authors_layout(tmp_path, kind):
     assert len(moved) > 0.5 * len(fresh.encoder.state_dict())
     with torch.no_grad():
         assert enc.encode(torch.zeros(1, 3, 64, 64), generator=G).shape == (1, 10, 128)
+
+
+def test_train_group_offers_every_encoder_kind_and_hyperstyle() -> None:
+    """``gani-bench train KIND`` reaches each encoder trainer and HyperStyle's under one group."""
+    from click.testing import CliRunner
+
+    from gani_bench.cli import cli
+    from gani_bench.encoders import ENCODER_KINDS
+
+    result = CliRunner().invoke(cli, ["train", "--help"])
+    assert result.exit_code == 0, result.output
+    listed = {line.split()[0] for line in result.output.split("Commands:")[1].splitlines() if line.strip()}
+    assert listed == set(ENCODER_KINDS.names()) | {"hyperstyle"}
+    from gani_bench.encoders import load_hyperstyle
+    from gani_bench.hyperstyle import load_hyperstyle as original
+
+    assert load_hyperstyle is original

@@ -47,6 +47,8 @@ _SUMMARIES: Dict[str, str] = {
     "metrics": "Metrics: direction, kind, whether their weights are present.",
     "weights": "Pretrained weights: list, download, verify.",
     "datasets": "List datasets, or prepare one from your download.",
+    "train": "Train an encoder (pSp, e4e, ReStyle, W-encoder) or HyperStyle for a generator.",
+    "encoders": "Inversion encoders: the demo ones shipped and the released files.",
 }
 
 

@@ -35,7 +35,7 @@ def hyperstyle(generator: str, w_encoder: str, dataset: Optional[str], synthetic
                steps: Optional[int], batch_size: Optional[int], n_iters: Optional[int], lr: Optional[float],
                optimizer: Optional[str], seed: int, device: str, no_progress: bool, export: Optional[str]) -> None:
     """Train HyperStyle's hypernetwork (L2 + LPIPS-alex 0.8, Ranger 1e-4, iterations per batch)."""
-    from ..checkpoints.loader import load_generator
+    from ..generators import load_generator
     from ..cli.harness import setup_logging
     from ..encoders import check_encoder_generator, load_encoder
     from ..hyperstyle import training

@@ -58,7 +58,7 @@ class DatasetImages(TrainImages):
     def __init__(self, spec: str, resolution: int, seed: int, limit: Optional[int] = None) -> None:
         from ..harness.datasets import iter_samples, open_dataset
 
-        from ..checkpoints.loader import load_generator
+        from ..generators import load_generator
 
         ds = open_dataset(spec, limit=limit)
         skipped: List[str] = []

@@ -174,7 +174,7 @@ def load_hyperstyle(path_or_name: PathLike, device: Device = "cpu", w_encoder: A
     if generator is not None:
         gname = generator if isinstance(generator, str) else "the given generator"
         if isinstance(generator, str):
-            from ..checkpoints.loader import load_generator
+            from ..generators import load_generator
 
             generator, _ = load_generator(generator, device)
         model.fit(generator, f"{gname!r}", what=f"HyperStyle {info.source!r}")
