@@ -180,3 +180,18 @@ def test_committed_reference_is_consistent_and_its_margins_hold():
         # each deliberately worse configuration moves some metric by > 3x its tolerance for every method
         for method in config["methods"]:
             assert max(abs(effects[method][m]) / tolerances["metrics"][m]["abs"] for m in config["metrics"]) > 3, (kind, method)
+
+
+@pytest.mark.slow
+def test_shipped_reference_passes_at_two_threads_and_fails_with_a_recorded_worse_config(tmp_path):
+    """The real thing, as CI runs it: the shipped reference passes whatever the machine's thread count,
+    and one of the recorded worse configurations (the wrong learning rate) fails it."""
+    torch.set_num_threads(2)
+    try:
+        same = run_check(out=tmp_path / "run")
+    finally:
+        torch.set_num_threads(1)
+    assert same.passed, same.rows.to_string()
+    overrides = json.loads((REFERENCE_DIR / "tolerances.json").read_text())["measured_regressions"]["overrides"]["wrong_lr"]
+    worse = run_check(out=tmp_path / "run", overrides=overrides)
+    assert not worse.passed and not worse.regressions.empty
