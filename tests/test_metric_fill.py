@@ -178,28 +178,33 @@ def test_sigkill_at_random_points_leaves_only_complete_or_listed_rows(tmp_path):
     images = _folder(tmp_path / "imgs", n)
     run_dir = tmp_path / "run"
     api.run(methods="t_blur", dataset=str(images), out=run_dir, metrics=["mse"], edits="none", device="cpu",
-            report=False, limit=4)  # four images finished with one metric only
+            report=False, limit=4, overrides={"sleep": 0.3})  # four images finished with one metric only
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(TESTS_DIR), os.environ.get("PYTHONPATH", "")]),
                GANI_BENCH_PLUGINS="test_metric_fill", OMP_NUM_THREADS="1")
     args = [sys.executable, "-m", "gani_bench.cli", "run", "-m", "t_blur", "--dataset", str(images), "--out", str(run_dir),
             "--metrics", "mse,psnr", "--edits", "none", "--device", "cpu", "--no-progress", "--no-report",
             "--set", "sleep=0.3"]
     wanted = ["mse", "psnr"]
+    killed_mid_run = 0
     for seed in range(3):
         target = _count_rows(run_dir) + random.Random(seed).randint(1, 3)
         proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         deadline = time.monotonic() + 120
         while _count_rows(run_dir) < target and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.02)
+        killed_mid_run += proc.poll() is None
         proc.send_signal(signal.SIGKILL)
         proc.wait(30)
+        out = proc.stdout.read()
         proc.stdout.close()
+        assert proc.returncode == -signal.SIGKILL, out[-2000:]  # it was running, not refused or finished
         latest = read_results(run_dir)
         listed = set(zip(*[incomplete_rows(run_dir, wanted)[c] for c in ("method", "image_id")])) \
             if not incomplete_rows(run_dir, wanted).empty else set()
         for r in latest.itertuples():
             assert "mse" in r.metrics  # nothing ever loses a column
             assert set(wanted) <= set(r.metrics) or (r.method, r.image_id) in listed
+    assert killed_mid_run == 3
     proc = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     latest = read_results(run_dir)
