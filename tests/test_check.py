@@ -22,7 +22,7 @@ from helpers import mean_w_result
 
 @dataclass
 class DescentConfig:
-    steps: int = 20
+    steps: int = 5
     lr: float = 0.2
     loss_weight: float = 1.0
 
@@ -76,31 +76,37 @@ def test_pinned_threads_sets_and_restores():
     assert torch.get_num_threads() == before and not torch.are_deterministic_algorithms_enabled()
 
 
-@pytest.mark.parametrize("worse", ["steps=1", "lr=0.001", "loss_weight=0"])
-def test_update_then_pass_then_each_kind_of_worse_config_fails(tmp_path, worse):
-    ref = _reference(tmp_path)
-    first = run_check(update=True, reference_dir=ref, out=tmp_path / "run")
-    assert first.updated and (ref / "reference.csv").is_file()
-    table = pd.read_csv(ref / "reference.csv")
-    assert sorted(table["metric"]) == ["mse", "psnr"] and (table["n"] == 2).all()
+@pytest.fixture(scope="module")
+def descent_reference(tmp_path_factory):
+    """A reference folder for the test double, its table written by ``--update`` (one run)."""
+    tmp = tmp_path_factory.mktemp("descent")
+    ref = _reference(tmp)
+    first = run_check(update=True, reference_dir=ref, out=tmp / "run")
+    assert first.updated
+    return ref
 
+
+def test_update_writes_the_table_and_an_unchanged_config_passes_at_another_thread_count(descent_reference, tmp_path):
+    table = pd.read_csv(descent_reference / "reference.csv")
+    assert sorted(table["metric"]) == ["mse", "psnr"] and (table["n"] == 2).all()
     torch.set_num_threads(2)  # the machine's setting must not reach the check's run
     try:
         DescentMethod.threads_seen.clear()
-        same = run_check(reference_dir=ref, out=tmp_path / "run")
+        same = run_check(reference_dir=descent_reference, out=tmp_path / "run")
     finally:
         torch.set_num_threads(1)
     assert same.passed and set(same.rows["status"]) == {"ok"} and set(DescentMethod.threads_seen) == {1}
 
-    bad = run_check(reference_dir=ref, out=tmp_path / "run", overrides=[worse])
+
+@pytest.mark.parametrize("worse", ["steps=1", "lr=0.001", "loss_weight=0"])
+def test_each_kind_of_worse_config_fails(descent_reference, tmp_path, worse):
+    bad = run_check(reference_dir=descent_reference, out=tmp_path / "run", overrides=[worse])
     assert not bad.passed and bad.exit_code == 1
     assert set(bad.regressions["metric"]) == {"mse", "psnr"}
 
 
-def test_better_config_is_reported_and_passes(tmp_path):
-    ref = _reference(tmp_path)
-    run_check(update=True, reference_dir=ref, out=tmp_path / "run", overrides=["steps=2"])
-    better = run_check(reference_dir=ref, out=tmp_path / "run")
+def test_better_config_is_reported_and_passes(descent_reference, tmp_path):
+    better = run_check(reference_dir=descent_reference, out=tmp_path / "run", overrides=["steps=8"])
     assert better.passed and set(better.rows["status"]) == {"IMPROVED"}
     assert any("--update" in m for m in better.messages)
 
