@@ -145,8 +145,12 @@ def check(ctx: click.Context, reference: Optional[Path], init_dir: Optional[Path
     from ..harness.check import format_rows, run_check
     from ..harness.check_junit import write_junit
 
+    from ..harness.distributed import env_world
+
     t0 = time.perf_counter()
     res = run_check(update=update, reference_dir=reference, out=out, overrides=list(overrides))
+    if not env_world().is_main:  # under torchrun, rank 0 alone reports (and writes the XML)
+        return
     click.echo(format_rows(res.rows))
     for msg in res.messages:
         click.echo(msg)

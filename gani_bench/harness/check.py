@@ -37,6 +37,7 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 import pandas as pd
 
 from ..errors import ConfigError, DatasetError
+from . import distributed
 
 log = logging.getLogger("gani_bench.check")
 
@@ -167,6 +168,8 @@ def run_reference_config(config: Mapping[str, Any], run_dir: Path, *, overrides:
     with pinned_threads(threads):
         result = runner.run(cfg)
     summary = result.table
+    if summary is None:  # a torchrun rank other than 0: it ran its shard; rank 0 compares
+        return pd.DataFrame(columns=["method", "metric", "mean", "n"]), dict(result.unavailable_metrics)
     wanted = config.get("metrics") or list(summary["metric"].unique())
     current = summary[summary["metric"].isin(wanted)][["method", "metric", "mean", "n"]].reset_index(drop=True)
     return current, dict(result.unavailable_metrics)
@@ -183,6 +186,9 @@ def run_check(update: bool = False, *, reference_dir: Union[str, Path, None] = N
     run_dir = Path(out) if out else Path("runs") / "check"
     current, unavailable = run_reference_config(config, run_dir, overrides=list(overrides or []), methods=methods,
                                                 threads=config.get("threads", DEFAULT_THREADS), progress=progress)
+    if not distributed.env_world().is_main:  # under torchrun: this rank ran its shard; rank 0 compares or updates
+        return CheckResult(passed=True, rows=compare(current, current, tolerances, unavailable), run_dir=run_dir,
+                           messages=["this rank's shard is done; rank 0 compares"])
     messages = [f"{name}: not compared ({reason})" for name, reason in unavailable.items()]
     if update:
         reference_dir.mkdir(parents=True, exist_ok=True)
