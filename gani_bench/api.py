@@ -51,7 +51,8 @@ def report(run_dirs: Union[str, Path, Sequence[Union[str, Path]]], out: Union[st
 
 
 def check(update: bool = False, **kwargs: Any) -> CheckResult:
-    """Re-run the reference configuration and compare with ``reports/reference`` (see harness.check)."""
+    """Re-run a reference configuration and compare (see harness.check); ``reference_dir=`` picks the
+    folder (default: the one installed with gani-bench)."""
     from .harness.check import run_check
 
     return run_check(update=update, **kwargs)

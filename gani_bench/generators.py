@@ -74,10 +74,25 @@ def register(entry: GeneratorEntry) -> GeneratorEntry:
     return GENERATORS.add(entry.name, entry)
 
 
-def _embedded(device: Device) -> torch.nn.Module:
-    from .stylegan2.embedded import build_embedded_generator
+#: calibrated embedded-generator state per intra-op thread count (its calibration sums depend on it)
+_EMBEDDED_STATES: dict = {}
 
-    return build_embedded_generator(seed=0, device=device)
+
+def _embedded(device: Device) -> torch.nn.Module:
+    """The embedded generator; its state is built once per process and thread count (building
+    calibrates on 10k mapping and 256 synthesis samples: seconds per run otherwise)."""
+    import copy
+
+    from .stylegan2.embedded import EMBEDDED_KWARGS, build_embedded_generator
+    from .stylegan2.networks import Generator
+
+    key = torch.get_num_threads()
+    if key not in _EMBEDDED_STATES:
+        _EMBEDDED_STATES[key] = {k: v.clone() for k, v in build_embedded_generator(seed=0).state_dict().items()}
+    with torch.random.fork_rng(devices=[]):  # the constructor's own draws must not leak out
+        G = Generator(**copy.deepcopy(EMBEDDED_KWARGS))
+    G.load_state_dict(_EMBEDDED_STATES[key])
+    return G.eval().requires_grad_(False).to(device)
 
 
 register(GeneratorEntry(

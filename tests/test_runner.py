@@ -110,8 +110,8 @@ def test_run_records_failures_skips_and_unavailable_metrics_and_goes_on(tmp_path
     assert rows.loc["p1", "error"] == "RuntimeError: synthetic failure"  # one line
     assert rows.loc["p_bad", "status"] == "skipped" and "not a readable image" in rows.loc["p_bad", "error"]
     assert "t_noweights" in res.unavailable_metrics
-    assert [r.message for r in caplog.records].count(
-        "metric t_noweights unavailable: " + res.unavailable_metrics["t_noweights"]) == 1
+    assert [r.message for r in caplog.records].count(  # one summary line, before the first image
+        "1 metric(s) not computed in this run: t_noweights (" + res.unavailable_metrics["t_noweights"] + ")") == 1
     # the other metric still ran, and matches a direct computation on the saved target/recon
     assert set(rows.loc[["p0", "p2"], "status"]) == {"ok"}
     page = (res.report_dir / "report.html").read_text()
@@ -132,8 +132,10 @@ def test_saved_reconstruction_and_metric_match_the_method_output(tmp_path):
     assert torch.allclose(recon / 127.5 - 1, 0.9 * t, atol=1 / 127.5 + 1e-6)
     row = read_results(tmp_path / "run").iloc[0]
     t = t.permute(2, 0, 1)[None]
-    expected = METRICS.get("mse")("cpu").compute(0.9 * t, t)  # the metric on the method's float output
-    assert row["metric:mse"] == pytest.approx(float(expected), rel=1e-5)
+    r = (recon / 127.5 - 1).permute(2, 0, 1)[None]
+    # the metric scores the images as saved (the PNGs), exactly - not the method's float output
+    assert row["metric:mse"] == float(METRICS.get("mse")("cpu").compute(r, t))
+    assert row["metric:mse"] != pytest.approx(float(METRICS.get("mse")("cpu").compute(0.9 * t, t)), rel=1e-6)
     assert row["steps"] == {"only": 3} and row["config_json"].count('"scale": 0.9') == 1
 
 

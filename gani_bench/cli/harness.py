@@ -115,24 +115,56 @@ def report(run_dirs: Tuple[Path, ...], out: Path, title: str) -> None:
 
 
 @click.command("check")
-@click.option("--update", is_flag=True, help="Rewrite reports/reference/demo_fast.csv from this run.")
+@click.option("--reference", type=click.Path(path_type=Path), default=None,
+              help="Reference folder (config.json, reference.csv, tolerances.json); default: the one installed with gani-bench.")
+@click.option("--init", "init_dir", type=click.Path(path_type=Path), default=None,
+              help="Write a new reference folder here from --from RUN_DIR (re-runs its config at 1, 2 and 4 threads to set tolerances).")
+@click.option("--from", "from_run", type=click.Path(path_type=Path), default=None, help="Finished run directory for --init.")
+@click.option("--update", is_flag=True, help="Rewrite the reference table (reference.csv) from this run.")
+@click.option("--junit-xml", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write JUnit XML: one test case per (method, metric).")
 @click.option("--out", "-o", type=click.Path(path_type=Path), default=None, help="Run directory (default runs/check).")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Extra config override (to test the check).")
-@click.option("--reference", type=click.Path(path_type=Path), default=None, help="Reference folder (default reports/reference).")
 @click.pass_context
-def check(ctx: click.Context, update: bool, out: Optional[Path], overrides: Tuple[str, ...], reference: Optional[Path]) -> None:
-    """Re-run the reference configuration and compare with the committed table (CI regression gate)."""
-    from ..harness.check import format_rows, run_check
+def check(ctx: click.Context, reference: Optional[Path], init_dir: Optional[Path], from_run: Optional[Path], update: bool,
+          junit_xml: Optional[Path], out: Optional[Path], overrides: Tuple[str, ...]) -> None:
+    """Re-run a reference configuration and compare with its table (CI regression gate).
+
+    Exit status: 0 pass, 1 regression (or a metric missing), 2 usage or setup error.
+    """
+    import time
+
+    from ..errors import ConfigError
 
     setup_logging()
+    if init_dir is not None or from_run is not None:
+        if init_dir is None or from_run is None:
+            raise ConfigError("--init DIR and --from RUN_DIR go together: `gani-bench check --init DIR --from RUN_DIR`")
+        if update or reference or junit_xml or overrides:
+            raise ConfigError("--init writes a reference; run `gani-bench check --reference DIR` afterwards to compare")
+        from ..harness.check_reference import init_reference
+
+        for msg in init_reference(init_dir, from_run):
+            click.echo(msg)
+        return
+    from ..harness.check import format_rows, run_check
+    from ..harness.check_junit import write_junit
+
+    from ..harness.distributed import env_world
+
+    t0 = time.perf_counter()
     res = run_check(update=update, reference_dir=reference, out=out, overrides=list(overrides))
+    if not env_world().is_main:  # under torchrun, rank 0 alone reports (and writes the XML)
+        return
     click.echo(format_rows(res.rows))
     for msg in res.messages:
         click.echo(msg)
+    if junit_xml is not None:
+        click.echo(f"junit xml: {write_junit(res.rows, junit_xml, seconds=time.perf_counter() - t0)}")
     if not res.passed:
         n = len(res.rows[res.rows["status"].isin(["REGRESSION", "MISSING"])])
         click.echo(f"check FAILED: {n} regression(s) beyond tolerance", err=True)
-        ctx.exit(1)
+        ctx.exit(res.exit_code)
     click.echo("check passed" if not update else "reference updated")
 
 

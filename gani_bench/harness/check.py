@@ -1,38 +1,56 @@
-"""``gani-bench check``: re-run the reference configuration and compare with the committed table.
+"""``gani-bench check``: re-run a reference configuration and compare with its reference table.
 
-``reports/reference/`` holds three files:
+A reference folder holds three files (the project's own ships inside the package, in
+``gani_bench/reference/``, so ``check`` works from an installed wheel; ``--init`` writes one for
+a user's own method, see :mod:`.check_reference`):
 
-* ``config.json`` - the reference configuration (demo dataset, fast preset, fixed seed, a few
-  methods and images, the metrics compared) chosen to take a few minutes on 2 CPU cores;
-* ``demo_fast.csv`` - per (method, metric): the mean the reference run gave;
-* ``tolerances.json`` - per metric: ``abs`` and ``rel`` tolerance; a change is within tolerance
-  when ``|new - ref| <= abs + rel * |ref|``. The values (and why) are in that file.
+* ``config.json`` - the configuration (dataset, generator, preset, seed, methods, images,
+  overrides, metrics, and the thread count the check pins for its run);
+* ``reference.csv`` - per (method, metric): the mean the reference run gave;
+* ``tolerances.json`` - per metric: ``abs`` and ``rel`` tolerance (a change is within tolerance
+  when ``|new - ref| <= abs + rel * |ref|``) and, beside them, the measured ``spread`` they were
+  derived from.
 
-A change beyond tolerance in the metric's *worse* direction is a regression (exit status 1); in
-the *better* direction it is reported with a hint to ``--update`` (exit 0), so an improvement is
-recorded deliberately instead of silently widening the margin for the next regression. Time is
-never compared: it is a property of the machine. A metric that cannot run here (weights absent)
-is listed as not compared; if no metric at all could be compared the check fails.
+Why the verdict is portable: the check pins its own run to ``config["threads"]`` intra-op threads
+(default 1) with deterministic algorithms on, so the thread count a CI machine offers (or
+``OMP_NUM_THREADS``) cannot change a number; and the reference configuration is chosen so the
+optimisation is not chaotic, so what still differs between machines (another CPU's vector
+width and reduction order) moves each metric by about the spread measured across thread counts,
+far inside the tolerance.
+
+A change beyond tolerance in the metric's *worse* direction is a regression; in the *better*
+direction it is reported with a hint to ``--update`` and passes, so an improvement is recorded
+deliberately. Time is never compared. A metric that cannot run here (weights absent) is listed as
+not compared; if nothing at all could be compared the check fails. Exit status of the CLI:
+0 pass, 1 regression, 2 usage or setup error (bad flag, unreadable reference, ...).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, List, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import pandas as pd
 
-from ..errors import DatasetError
+from ..errors import ConfigError, DatasetError
+from . import distributed
 
 log = logging.getLogger("gani_bench.check")
 
-REFERENCE_DIR = Path(__file__).resolve().parents[2] / "reports" / "reference"
-REFERENCE_TABLE = "demo_fast.csv"
+#: the project's own reference, installed with the package
+REFERENCE_DIR = Path(__file__).resolve().parents[1] / "reference"
+REFERENCE_TABLE = "reference.csv"
 TOLERANCES = "tolerances.json"
 CONFIG = "config.json"
+#: threads the check pins for its own run unless the reference's config.json says otherwise
+DEFAULT_THREADS = 1
+#: exit status of ``gani-bench check``
+EXIT_PASS, EXIT_REGRESSION, EXIT_SETUP = 0, 1, 2
+STATUSES = ("ok", "IMPROVED", "REGRESSION", "MISSING", "NOT COMPARED")
 
 
 @dataclass
@@ -48,14 +66,25 @@ class CheckResult:
     def regressions(self) -> pd.DataFrame:
         return self.rows[self.rows["status"] == "REGRESSION"]
 
+    @property
+    def exit_code(self) -> int:
+        return EXIT_PASS if self.passed else EXIT_REGRESSION
 
-def load_reference(reference_dir: Path) -> tuple:
+
+def load_reference(reference_dir: Path) -> Tuple[Dict[str, Any], Dict[str, Any], Optional[pd.DataFrame]]:
+    """(config, tolerances, table or None) of a reference folder; one-line errors when unusable."""
     reference_dir = Path(reference_dir)
+    if not (reference_dir / CONFIG).is_file():
+        raise ConfigError(f"reference folder {reference_dir} has no {CONFIG}; create one with "
+                          f"`gani-bench check --init {reference_dir} --from RUN_DIR`")
     try:
         config = json.loads((reference_dir / CONFIG).read_text())
-        tolerances = json.loads((reference_dir / TOLERANCES).read_text())
+        tolerances = json.loads((reference_dir / TOLERANCES).read_text()) if (reference_dir / TOLERANCES).is_file() else {}
     except (OSError, json.JSONDecodeError) as exc:
-        raise DatasetError(f"{reference_dir}: reference config/tolerances unreadable ({exc}); restore reports/reference from git") from None
+        raise DatasetError(f"{reference_dir}: {CONFIG}/{TOLERANCES} unreadable ({exc}); recreate it with `gani-bench check --init`") from None
+    for key in ("methods", "metrics"):
+        if not config.get(key):
+            raise ConfigError(f"{reference_dir / CONFIG} names no {key}; add a list of {key} or recreate it with `gani-bench check --init`")
     table_path = reference_dir / REFERENCE_TABLE
     table = pd.read_csv(table_path) if table_path.is_file() else None
     return config, tolerances, table
@@ -100,39 +129,74 @@ def format_rows(rows: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def run_check(update: bool = False, *, reference_dir: Union[str, Path, None] = None, out: Union[str, Path, None] = None,
-              overrides: Optional[Sequence[str]] = None, methods: Optional[Sequence[str]] = None,
-              progress: bool = False) -> CheckResult:
-    """Run the reference configuration from scratch and compare (or, with ``update``, rewrite)."""
+@contextlib.contextmanager
+def pinned_threads(threads: Optional[int]) -> Iterator[None]:
+    """Run the block with ``threads`` intra-op threads and deterministic algorithms, then restore both.
+
+    Why: CPU float32 results change with the thread count (the reduction order of matmul and
+    convolution), and an optimisation amplifies that; pinning makes a check's numbers the same
+    whatever ``OMP_NUM_THREADS`` the CI machine sets. ``None`` leaves the machine's setting.
+    """
+    import torch
+
+    before, det, warn = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled(), \
+        torch.is_deterministic_algorithms_warn_only_enabled()
+    if threads is not None:
+        torch.set_num_threads(int(threads))
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+        torch.use_deterministic_algorithms(det, warn_only=warn)
+
+
+def run_reference_config(config: Mapping[str, Any], run_dir: Path, *, overrides: Sequence[str] = (),
+                         methods: Optional[Sequence[str]] = None, threads: Optional[int] = None,
+                         progress: bool = False) -> Tuple[pd.DataFrame, Dict[str, str]]:
+    """Run ``config`` from scratch in ``run_dir``; returns (method, metric, mean, n) rows and the unavailable metrics."""
     from . import runner
 
-    reference_dir = Path(reference_dir) if reference_dir else REFERENCE_DIR
-    config, tolerances, reference = load_reference(reference_dir)
-    run_dir = Path(out) if out else Path("runs") / "check"
     runner.clear_results(run_dir)  # a check always starts clean: resuming would compare stale rows
     cfg = runner.RunConfig(
         methods=list(methods or config["methods"]), dataset=config.get("dataset", "demo"),
         generator=config.get("generator"), preset=config.get("preset", "fast"),
-        overrides=list(config.get("overrides", [])) + list(overrides or []), limit=config.get("limit"),
+        overrides=list(config.get("overrides", [])) + list(overrides), limit=config.get("limit"),
         batch_size=int(config.get("batch_size", 1)), device=config.get("device", "cpu"), seed=int(config.get("seed", 0)),
         out=run_dir, edits=config.get("edits", "none"), metrics=config.get("metrics"), progress=progress, report=False,
     )
-    result = runner.run(cfg)
+    with pinned_threads(threads):
+        result = runner.run(cfg)
     summary = result.table
-    current = summary[summary["metric"].isin(config.get("metrics") or summary["metric"].unique())]
-    current = current[["method", "metric", "mean", "n"]].reset_index(drop=True)
-    messages: List[str] = []
-    for name, reason in result.unavailable_metrics.items():
-        messages.append(f"{name}: not compared ({reason})")
+    if summary is None:  # a torchrun rank other than 0: it ran its shard; rank 0 compares
+        return pd.DataFrame(columns=["method", "metric", "mean", "n"]), dict(result.unavailable_metrics)
+    wanted = config.get("metrics") or list(summary["metric"].unique())
+    current = summary[summary["metric"].isin(wanted)][["method", "metric", "mean", "n"]].reset_index(drop=True)
+    return current, dict(result.unavailable_metrics)
+
+
+def run_check(update: bool = False, *, reference_dir: Union[str, Path, None] = None, out: Union[str, Path, None] = None,
+              overrides: Optional[Sequence[str]] = None, methods: Optional[Sequence[str]] = None,
+              progress: bool = False) -> CheckResult:
+    """Run the reference configuration from scratch and compare (or, with ``update``, rewrite the table)."""
+    reference_dir = Path(reference_dir) if reference_dir else REFERENCE_DIR
+    config, tolerances, reference = load_reference(reference_dir)
+    if reference is None and not update:
+        raise DatasetError(f"{reference_dir / REFERENCE_TABLE} is missing; create it with `gani-bench check --update --reference {reference_dir}`")
+    run_dir = Path(out) if out else Path("runs") / "check"
+    current, unavailable = run_reference_config(config, run_dir, overrides=list(overrides or []), methods=methods,
+                                                threads=config.get("threads", DEFAULT_THREADS), progress=progress)
+    if not distributed.env_world().is_main:  # under torchrun: this rank ran its shard; rank 0 compares or updates
+        return CheckResult(passed=True, rows=compare(current, current, tolerances, unavailable), run_dir=run_dir,
+                           messages=["this rank's shard is done; rank 0 compares"])
+    messages = [f"{name}: not compared ({reason})" for name, reason in unavailable.items()]
     if update:
         reference_dir.mkdir(parents=True, exist_ok=True)
         current.sort_values(["method", "metric"]).to_csv(reference_dir / REFERENCE_TABLE, index=False, float_format="%.8g")
-        messages.append(f"reference rewritten: {reference_dir / REFERENCE_TABLE}")
-        rows = compare(current, current, tolerances, result.unavailable_metrics)
+        messages.append(f"reference table rewritten: {reference_dir / REFERENCE_TABLE}")
+        rows = compare(current, current, tolerances, unavailable)
         return CheckResult(passed=True, rows=rows, run_dir=run_dir, updated=True, messages=messages)
-    if reference is None:
-        raise DatasetError(f"{reference_dir / REFERENCE_TABLE} is missing; run `gani-bench check --update` to create it")
-    rows = compare(reference, current, tolerances, result.unavailable_metrics)
+    rows = compare(reference, current, tolerances, unavailable)
     compared = rows[rows["status"].isin(["ok", "REGRESSION", "IMPROVED"])]
     bad = rows["status"].isin(["REGRESSION", "MISSING"]).any() or compared.empty
     if (rows["status"] == "IMPROVED").any():

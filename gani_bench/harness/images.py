@@ -126,16 +126,41 @@ def open_image(path: Path, policy: ImagePolicy = DEFAULT_POLICY) -> Image.Image:
     return ImageOps.exif_transpose(img)
 
 
+def to_uint8(t: torch.Tensor) -> torch.Tensor:
+    """Float image(s) in [-1, 1] -> the uint8 values a PNG of them holds (clipped, rounded)."""
+    return ((t.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+
+
+def from_uint8(u8: torch.Tensor) -> torch.Tensor:
+    """uint8 image(s) -> float32 in [-1, 1]; the one conversion every loaded image goes through."""
+    return u8.to(torch.float32).div(127.5).sub(1.0).contiguous()
+
+
+def as_saved(t: torch.Tensor) -> torch.Tensor:
+    """What ``t`` becomes after a PNG round trip (uint8 quantisation), on ``t``'s device.
+
+    Metrics score images as saved - like the papers' evaluation scripts and GANInverter, which
+    read the written PNGs - so a metric computed during a run and one recomputed later from the
+    run's PNGs see exactly the same numbers.
+    """
+    return from_uint8(to_uint8(t)).to(t.device)
+
+
 def pil_to_tensor(img: Image.Image) -> torch.Tensor:
     """RGB PIL image -> float tensor [3, H, W] in [-1, 1]."""
-    arr = np.asarray(img.convert("RGB"), dtype=np.float32)
-    return torch.from_numpy(arr).permute(2, 0, 1).div(127.5).sub(1.0).contiguous()
+    arr = np.asarray(img.convert("RGB"), dtype=np.uint8)
+    return from_uint8(torch.from_numpy(arr.copy()).permute(2, 0, 1))
 
 
 def tensor_to_pil(t: torch.Tensor) -> Image.Image:
     """Tensor [3, H, W] in [-1, 1] -> RGB PIL image (values clipped)."""
-    arr = ((t.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-    return Image.fromarray(arr.permute(1, 2, 0).numpy(), mode="RGB")
+    return Image.fromarray(to_uint8(t).permute(1, 2, 0).numpy(), mode="RGB")
+
+
+def load_png(path: Path) -> torch.Tensor:
+    """A PNG this package saved (any RGB image), as [3, H, W] in [-1, 1] - no resizing or fixes."""
+    with Image.open(path) as img:
+        return pil_to_tensor(img)
 
 
 def load_image(path: Path | str, resolution: int, *,

@@ -5,7 +5,8 @@ build its config (preset + ``--set`` overrides), drop the images the store alrea
 take this rank's shard, and for each batch: invert, compute metrics, save the reconstruction
 (and edited images for the grid), append one row per image. Nothing here is fatal per image: a
 bad file is skipped, a method exception becomes a ``failed`` row, a metric without weights is
-reported unavailable once and the others go on.
+decided unavailable before the first image (``metric_set``) and the others go on; a resumed run
+first fills metric columns missing from finished images (``metric_fill``).
 
 The pieces the loop uses live beside it, one job each: ``selection`` (RunConfig and name
 resolution), ``provenance``, ``generator_source``, ``metric_set``, ``run_dir`` and ``outputs``.
@@ -31,13 +32,14 @@ from . import distributed
 from .datasets import DEFAULT_DATASET, Dataset, ImageEntry, iter_samples, open_dataset
 from .generator_source import GeneratorCache, resolve_generator
 from .images import save_png
+from .metric_fill import TARGET_DIR, fill_missing
 from .metric_set import MetricSet
 from .outputs import base_ref, render_edits, save_deltas
 from .provenance import config_hash, device_name, git_commit, package_versions
 from .run_dir import RUN_FILE, check_run_dir, clear_results, default_run_dir, write_run_record
 from .devices import apply_threads, threads_notice
 from .selection import (FAST_METRICS, PLUGINS_ENV, RunConfig, RunResult, check_preset, import_extra_plugins,
-                        resolve_methods, resolve_metrics, split_overrides, validate_request)
+                        request_record, resolve_methods, resolve_metrics, split_overrides, validate_request)
 from .store import ResultRow, ResultStore, finished_images
 
 __all__ = ["RunConfig", "RunResult", "run", "clear_results", "resolve_methods", "resolve_metrics",
@@ -49,8 +51,6 @@ log = logging.getLogger("gani_bench.run")
 PROGRESS_METRICS = ("mse", "lpips")
 #: per method, edited images are rendered for the first this-many images (the grid shows them)
 GRID_EDIT_IMAGES = 8
-#: folder under images/ holding the targets as loaded (same name as report.grids.TARGET_DIR)
-TARGET_DIR = "_target"
 
 
 def _batches(items: Sequence[Any], size: int) -> List[List[Any]]:
@@ -141,6 +141,7 @@ def _run(cfg: RunConfig, info: distributed.DistInfo, device: torch.device, metho
         "resolution": int(G.img_resolution), "preset": preset, "versions": package_versions(),
         "methods": {m: {"config": config_to_dict(c), "hash": config_hash({"method": m, "config": config_to_dict(c)})}
                     for m, c in configs.items()},
+        "request": request_record(cfg, method_names, preset),
     }
     # every rank checks (so a refusal ends all of them alike); only rank 0 discards (--force) and writes
     if info.is_main or not cfg.force:
@@ -150,7 +151,9 @@ def _run(cfg: RunConfig, info: distributed.DistInfo, device: torch.device, metho
         write_run_record(run_dir, record)
     distributed.barrier(info)
 
-    metrics = MetricSet(resolve_metrics(cfg.metrics, preset), device)
+    metrics = MetricSet(resolve_metrics(cfg.metrics, preset), device, progress=info.is_main)
+    if info.is_main and metrics.summary_line():
+        log.warning("%s", metrics.summary_line())  # once per run (rank 0 under torchrun), one line
     ctx = _Ctx(cfg=cfg, info=info, device=device, ds=ds, G=G, gen_name=gen_name, run_dir=run_dir,
                store=ResultStore(run_dir, info.rank), metrics=metrics,
                edits=_resolve_edits(cfg.edits, ginfo, G, cfg.seed), provider=GeneratorCache(G, gen_name, device),
@@ -160,6 +163,7 @@ def _run(cfg: RunConfig, info: distributed.DistInfo, device: torch.device, metho
     ctx.store.set_meta("device", device_name(device))
     counts: Dict[str, Dict[str, int]] = {}
     try:
+        fill_missing(run_dir, ctx.store, metrics, method_names, info)  # resume: columns missing since
         for m in method_names:
             counts[m] = _run_method(ctx, m, configs[m])
     finally:

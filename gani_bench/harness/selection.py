@@ -171,3 +171,16 @@ def split_overrides(overrides: Union[Mapping[str, Any], Sequence[str]], methods:
         for m in takers:
             per[m][key] = value
     return per
+
+
+def request_record(cfg: RunConfig, methods: Sequence[str], preset: str) -> Dict[str, Any]:
+    """The JSON-able request of a run (``run.json`` ``request``): enough to run it again, e.g. by
+    ``gani-bench check --init``. A generator passed as a module is recorded as None."""
+    overrides = ([f"{k}={v}" for k, v in cfg.overrides.items()] if isinstance(cfg.overrides, Mapping)
+                 else [str(o) for o in cfg.overrides])
+    metrics = [p.strip() for item in (cfg.metrics or []) for p in str(item).split(",") if p.strip()] or None
+    edits = cfg.edits if cfg.edits is None or isinstance(cfg.edits, str) else list(cfg.edits)
+    return {"methods": list(methods), "dataset": str(cfg.dataset), "preset": preset, "overrides": overrides,
+            "limit": cfg.limit, "batch_size": int(cfg.batch_size), "device": str(cfg.device), "seed": int(cfg.seed),
+            "edits": edits, "metrics": metrics,
+            "generator": cfg.generator if isinstance(cfg.generator, (str, type(None))) else None}

@@ -264,11 +264,21 @@ def summary_display(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def unavailable_metrics(run_dirs: Sequence[Path | str]) -> Dict[str, str]:
+    """Metrics some finished image still lacks, with the reason a run recorded.
+
+    The store is the truth: a reason recorded by an earlier invocation is dropped once every
+    ``ok`` row has the column (a resume filled it), so the report never lists a computed metric.
+    """
     out: Dict[str, str] = {}
     for d in run_dirs:
-        for key, value in read_meta(Path(d)).items():
-            if key.startswith("unavailable:"):
-                out.setdefault(key.split(":", 1)[1], str(value))
+        reasons = {k.split(":", 1)[1]: str(v) for k, v in read_meta(Path(d)).items() if k.startswith("unavailable:")}
+        if not reasons:
+            continue
+        rows = read_results(Path(d))
+        ok = rows[rows["status"] == "ok"] if not rows.empty else rows
+        for name, reason in reasons.items():
+            if ok.empty or any(name not in m for m in ok["metrics"]):
+                out.setdefault(name, reason)
     return out
 
 

@@ -31,6 +31,8 @@ from . import cache
 from .archive import ArchiveError, extract_member
 from .spec import LocalWeights, Source, WeightSpec
 
+#: set to 1 to never download (air-gapped CI, or a test of absent weights): fetch uses the cache only
+OFFLINE_ENV = "GANI_BENCH_OFFLINE"
 #: seconds without data before an HTTP download gives up (the .part stays for a resume)
 TIMEOUT_S = 60.0
 _CHUNK = 1 << 20
@@ -210,6 +212,8 @@ def fetch(name: str, *, progress: bool = True) -> LocalWeights:
     hit = cache.cached(name)
     if hit is not None:
         return hit
+    if os.environ.get(OFFLINE_ENV, "").strip() not in ("", "0"):
+        raise WeightsUnavailable(f"{cache.missing_weights_reason(name)} (${OFFLINE_ENV} is set: nothing is downloaded)")
     with _folder_lock(cache.cache_dir() / spec.name):
         # another process (e.g. a sharded run starting N workers) may have fetched it meanwhile
         hit = cache.cached(name)
