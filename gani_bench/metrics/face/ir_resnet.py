@@ -18,7 +18,7 @@ The forward returns the L2-normalised 512-d embedding (inputs: 112x112 RGB in [-
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Tuple
+from typing import List, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -88,8 +88,17 @@ def unit_plan(num_layers: int) -> List[Tuple[int, int, int]]:
     """(in_channels, depth, stride) of every unit, in ``body`` order."""
     if num_layers not in STAGES:
         raise ValueError(f"num_layers must be one of {sorted(STAGES)}, got {num_layers}")
-    plan, in_channels = [], 64
-    for depth, units in STAGES[num_layers]:
+    return stage_unit_plan(STAGES[num_layers], 64)
+
+
+def stage_unit_plan(stages: Sequence[Tuple[int, int]], in_channels: int) -> List[Tuple[int, int, int]]:
+    """(in_channels, depth, stride) of every unit for any ``(depth, units)`` stage list.
+
+    The published networks use :data:`STAGES`; the GAN-inversion encoders also build narrower,
+    shallower trunks from the same units (``gani_bench.encoders``), hence the general form.
+    """
+    plan: List[Tuple[int, int, int]] = []
+    for depth, units in stages:
         plan.append((in_channels, depth, 2))
         plan.extend((depth, depth, 1) for _ in range(units - 1))
         in_channels = depth
