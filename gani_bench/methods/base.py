@@ -42,6 +42,8 @@ class InversionResult:
     steps: List[Dict[str, int]] = field(default_factory=list)
     #: noise buffers used for the reconstruction (name -> [N, ...]) if the method optimised them
     noise: Optional[Dict[str, torch.Tensor]] = None
+    #: the encoder behind the latents (images -> latents), for LEC; None for optimisation methods
+    encoder: Optional[Any] = None
 
     @property
     def total_seconds(self) -> float:
@@ -92,6 +94,13 @@ class InversionMethod:
 
     def __init__(self, config: Any = None) -> None:
         self.config = config if config is not None else self.Config()
+        #: the run's generator name (registered name or file), set by the runner; None in bare API use
+        self.generator_name: Optional[str] = None
+
+    @classmethod
+    def accepts(cls, key: str) -> bool:
+        """Whether ``--set key=value`` can go to this method (a field of its ``Config``)."""
+        return key in {f.name for f in dataclasses.fields(cls.Config)}
 
     @classmethod
     def make_config(cls, preset: str = "paper", overrides: Optional[Mapping[str, Any]] = None) -> Any:
@@ -173,4 +182,33 @@ def config_to_dict(config: Any) -> Dict[str, Any]:
     return dataclasses.asdict(config)
 
 
-METHODS: Registry[type] = Registry("method")
+class MethodRegistry(Registry[type]):
+    """:data:`METHODS`: registered methods, plus any ``EMBEDDING+REFINEMENT`` name composed on demand.
+
+    Only the registered names are listed (and make up ``--method all``); a composed name such as
+    ``restyle_e4e+gani`` is built from the stage registries the first time it is asked for, so
+    every pairing works without registering each one (``methods/compose.py``).
+    """
+
+    def get(self, name: str) -> type:
+        if name not in self._items and isinstance(name, str) and "+" in name:
+            from .compose import composed_method
+
+            return composed_method(name)
+        return super().get(name)
+
+    def __contains__(self, name: object) -> bool:
+        if super().__contains__(name):
+            return True
+        if not (isinstance(name, str) and "+" in name):
+            return False
+        from ..errors import GaniBenchError
+
+        try:
+            self.get(name)
+        except GaniBenchError:
+            return False
+        return True
+
+
+METHODS: MethodRegistry = MethodRegistry("method")
