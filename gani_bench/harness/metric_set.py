@@ -19,6 +19,8 @@ class MetricSet:
         self.image: List[Tuple[str, Any]] = []
         self.edit: List[Tuple[str, Any]] = []
         self.unavailable: Dict[str, str] = {}
+        #: metric -> {method: reason} where an edit metric cannot run for that method (LEC without an encoder)
+        self.partial: Dict[str, Dict[str, str]] = {}
         for name in names if names is not None else METRICS.names():
             cls = METRICS.get(name)
             try:
@@ -38,7 +40,13 @@ class MetricSet:
         self.image = [(n, m) for n, m in self.image if n != name]
         self.edit = [(n, m) for n, m in self.edit if n != name]
 
-    def compute(self, pred: torch.Tensor, target: torch.Tensor, ctx_factory: Callable[[], EditContext]) -> List[Dict[str, float]]:
+    def partial_note(self, name: str) -> str:
+        """One line: which methods a metric has no values for, and why (the first reason)."""
+        per = self.partial[name]
+        return f"not computed for {', '.join(per)}: {next(iter(per.values()))}"
+
+    def compute(self, pred: torch.Tensor, target: torch.Tensor, ctx_factory: Callable[[], EditContext],
+                method: Optional[str] = None) -> List[Dict[str, float]]:
         n = pred.shape[0]
         values: List[Dict[str, float]] = [{} for _ in range(n)]
         for name, metric in list(self.image):
@@ -47,6 +55,10 @@ class MetricSet:
         if self.edit:
             ctx = ctx_factory()
             for name, metric in list(self.edit):
+                why = getattr(metric, "unavailable_for", None)
+                reason = why(ctx) if callable(why) and method is not None else None
+                if reason is not None:
+                    self.partial.setdefault(name, {})[method] = reason
                 self._spread(self._guard(name, lambda: metric.compute_edit(ctx)), values)
         return values
 

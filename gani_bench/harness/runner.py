@@ -158,6 +158,8 @@ def _run(cfg: RunConfig, info: distributed.DistInfo, device: torch.device, metho
     finally:
         for name, reason in metrics.unavailable.items():
             ctx.store.set_meta(f"unavailable:{name}", reason)
+        for name in metrics.partial:
+            ctx.store.set_meta(f"partial:{name}", metrics.partial_note(name))
         ctx.store.close()
 
     distributed.barrier(info)
@@ -205,8 +207,10 @@ def _run_method(ctx: _Ctx, m: str, config: Any) -> Dict[str, int]:
 
     from tqdm import tqdm
 
+    method = METHODS.get(m)(config)
+    method.generator_name = ctx.gen_name  # stages that pick files per generator (encoders) read it
     st = _MethodState(
-        name=m, method=METHODS.get(m)(config), config_hash=config_hash({"method": m, "config": cfg_dict}),
+        name=m, method=method, config_hash=config_hash({"method": m, "config": cfg_dict}),
         config_json=json.dumps(cfg_dict, sort_keys=True, default=str),
         grid_ids={e.image_id for e in ds.entries[:GRID_EDIT_IMAGES]},
         bar=tqdm(total=len(mine), desc=m, position=info.rank, leave=True, disable=not cfg.progress, dynamic_ncols=True),
@@ -268,10 +272,10 @@ def _process_batch(ctx: _Ctx, st: _MethodState, batch: List[Any], t_start: float
 
     def edit_ctx() -> EditContext:
         return EditContext(generator=ctx.G, latents=result.latents.detach(), weight_deltas=result.weight_deltas,
-                           targets=targets, edits=ctx.edits, seed=cfg.seed)
+                           targets=targets, edits=ctx.edits, seed=cfg.seed, encoder=getattr(result, "encoder", None))
 
     t_metrics = time.perf_counter()
-    values = ctx.metrics.compute(recon, targets, edit_ctx)
+    values = ctx.metrics.compute(recon, targets, edit_ctx, method=m)
     metric_seconds = (time.perf_counter() - t_metrics) / len(batch)
     stage = dict(result.stage_seconds) or {"total": method_wall / len(batch)}
     for i, sample in enumerate(batch):

@@ -116,8 +116,22 @@ def resolve_metrics(metrics: Optional[Sequence[str]], preset: str) -> List[str]:
     return names
 
 
+def _accepts(method: str, key: str) -> bool:
+    """Whether method ``method`` takes ``--set key=...`` (its ``accepts``; plain dataclass fields else)."""
+    cls = METHODS.get(method)
+    accepts = getattr(cls, "accepts", None)
+    if callable(accepts):
+        return bool(accepts(key))
+    return key in {f.name for f in dataclasses.fields(cls.Config)}
+
+
 def split_overrides(overrides: Union[Mapping[str, Any], Sequence[str]], methods: Sequence[str]) -> Dict[str, Dict[str, Any]]:
-    """``key=value`` applies to every selected method that has the field; ``method.key=value`` to one."""
+    """``key=value`` applies to every selected method that has the field; ``method.key=value`` to one.
+
+    A composed method (``e4e+pti``) also takes ``stage.key=value``: ``pti.tune_steps=10`` goes to
+    the method ``pti`` and to the ``pti`` stage of every composed method in the run
+    (docs/methods.md, "Composition").
+    """
     if isinstance(overrides, Mapping):
         pairs = list(overrides.items())
     else:
@@ -130,12 +144,17 @@ def split_overrides(overrides: Union[Mapping[str, Any], Sequence[str]], methods:
     per: Dict[str, Dict[str, Any]] = {m: {} for m in methods}
     for key, value in pairs:
         head, _, tail = key.partition(".")
-        if tail and head in METHODS:
-            if head not in per:
+        if tail:
+            staged = [m for m in methods if m != head and "+" in m and _accepts(m, key)]
+            if head in per or staged:
+                if head in per:
+                    per[head][tail] = value
+                for m in staged:
+                    per[m][key] = value
+                continue
+            if head in METHODS:
                 raise ConfigError(f"--set {key}: method {head!r} is not part of this run ({', '.join(methods)})")
-            per[head][tail] = value
-            continue
-        takers = [m for m in methods if key in {f.name for f in dataclasses.fields(METHODS.get(m).Config)}]
+        takers = [m for m in methods if _accepts(m, key)]
         if not takers:
             raise ConfigError(f"--set {key}: none of the selected methods ({', '.join(methods)}) has a field {key!r}")
         for m in takers:

@@ -144,6 +144,14 @@ def composed_method(name: str) -> type:
     from ..plugins import load_plugins
 
     load_plugins()  # the stages register on import of their modules
+    if name in METHODS._items:
+        return METHODS._items[name]
+    return _compose(name)
+
+
+def _compose(name: str) -> type:
+    if name in _COMPOSED:
+        return _COMPOSED[name]
     parts = name.split("+")
     if len(parts) != 2 or not all(parts):
         raise UnknownNameError(f"method {name!r}: write EMBEDDING+REFINEMENT (one of each); {stage_catalogue()}")
@@ -189,4 +197,4 @@ def register_curated(names: Tuple[str, ...] = CURATED) -> None:
             continue
         emb, _, ref = name.partition("+")
         if emb in EMBEDDINGS and ref in REFINEMENTS:
-            METHODS.add(name, composed_method(name))
+            METHODS.add(name, _compose(name))

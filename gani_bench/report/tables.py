@@ -253,4 +253,6 @@ def unavailable_metrics(run_dirs: Sequence[Path | str]) -> Dict[str, str]:
         for key, value in read_meta(Path(d)).items():
             if key.startswith("unavailable:"):
                 out.setdefault(key.split(":", 1)[1], str(value))
+            elif key.startswith("partial:"):  # computed for some methods only (LEC needs an encoder)
+                out.setdefault(key.split(":", 1)[1], str(value))
     return out
