@@ -137,6 +137,18 @@ def test_unknown_stage_is_one_line_listing_embeddings_and_refinements():
     assert {"e4e", "psp", "restyle_e4e", "w_encoder", "pti", "gani", "sg2_w"} <= set(resolve_methods("all"))
 
 
+def test_all_leaves_out_encoder_methods_the_generator_has_no_encoder_for():
+    load_plugins()
+    demo = resolve_methods("all", "embedded-64")
+    assert {"e4e", "psp", "restyle_e4e", "w_encoder", "e4e+pti", "e4e+gani", "pti", "gani", "sg2_w"} <= set(demo)
+    assert "restyle_psp" not in demo  # no demo ReStyle-pSp encoder is shipped
+    church = resolve_methods("all", "stylegan2-church-256")
+    assert {"pti", "gani", "sg2_w", "sg2_wplus"} <= set(church)
+    assert not {"e4e", "psp", "w_encoder", "e4e+pti"} & set(church)
+    # named explicitly, it is still run (and fails with the one-line reason when it has no encoder)
+    assert resolve_methods("restyle_psp", "embedded-64") == ["restyle_psp"]
+
+
 def test_encoder_without_registered_weights_and_mismatched_encoder_are_one_line(G, targets, tmp_path):
     method = _method("restyle_e4e")
     method.generator_name = "stylegan2-church-256"

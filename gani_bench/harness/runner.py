@@ -34,8 +34,8 @@ from .metric_set import MetricSet
 from .outputs import base_ref, render_edits, save_deltas
 from .provenance import config_hash, device_name, git_commit, package_versions
 from .run_dir import RUN_FILE, check_run_dir, clear_results, default_run_dir, write_run_record
-from .selection import (FAST_METRICS, PLUGINS_ENV, RunConfig, RunResult, import_extra_plugins, resolve_methods,
-                        resolve_metrics, split_overrides)
+from .selection import (FAST_METRICS, PLUGINS_ENV, RunConfig, RunResult, generator_hint, import_extra_plugins,
+                        resolve_methods, resolve_metrics, split_overrides)
 from .store import ResultRow, ResultStore, finished_images
 
 __all__ = ["RunConfig", "RunResult", "run", "clear_results", "resolve_methods", "resolve_metrics",
@@ -63,7 +63,7 @@ def run(cfg: RunConfig) -> RunResult:
     """Run the benchmark described by ``cfg`` (see :class:`RunConfig`); resumes ``cfg.out``."""
     load_plugins()
     import_extra_plugins()
-    method_names = resolve_methods(cfg.methods)
+    method_names = resolve_methods(cfg.methods, generator_hint(cfg.generator, cfg.dataset))
     preset = cfg.preset or ("fast" if cfg.dataset == DEFAULT_DATASET else "paper")
     per_method = split_overrides(cfg.overrides, method_names)
     configs = {m: METHODS.get(m).make_config(preset, per_method[m]) for m in method_names}

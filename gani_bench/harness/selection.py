@@ -84,7 +84,34 @@ def import_extra_plugins() -> None:
             raise ConfigError(f"${PLUGINS_ENV} names module {name!r} which cannot be imported ({exc}); fix the name or PYTHONPATH") from None
 
 
-def resolve_methods(methods: Union[str, Sequence[str]]) -> List[str]:
+def generator_hint(generator: Any, dataset: str) -> Optional[str]:
+    """The run's generator name before anything is loaded: the one given, else the dataset's."""
+    if isinstance(generator, (str, Path)):
+        return str(generator)
+    if generator is not None:
+        return getattr(generator, "name", None)
+    from ..errors import GaniBenchError
+    from .datasets import get_manifest
+
+    try:
+        return get_manifest(dataset).generator
+    except GaniBenchError:
+        return None
+
+
+def _in_all(name: str, generator: Optional[str]) -> bool:
+    """``all`` leaves out methods that say they cannot run on this generator (an encoder method
+    for a generator with no registered encoder of its kind); naming them explicitly still works."""
+    available_for = getattr(METHODS.get(name), "available_for", None)
+    reason = available_for(generator) if callable(available_for) and generator is not None else None
+    if reason is not None:
+        log.info("--method all: %s left out (%s)", name, reason)
+    return reason is None
+
+
+def resolve_methods(methods: Union[str, Sequence[str]], generator: Optional[str] = None) -> List[str]:
+    """Method names of a ``--method`` value; ``all`` = every registered method that can run on
+    ``generator`` (plain methods and the curated combinations, docs/methods.md)."""
     items = [methods] if isinstance(methods, str) else list(methods)
     names: List[str] = []
     for item in items:
@@ -92,7 +119,7 @@ def resolve_methods(methods: Union[str, Sequence[str]]) -> List[str]:
             if not part:
                 continue
             if part == "all":
-                names.extend(n for n in METHODS.names() if n not in names)
+                names.extend(n for n in METHODS.names() if n not in names and _in_all(n, generator))
             else:
                 METHODS.get(part)  # one-line error listing the valid names
                 if part not in names:

@@ -31,6 +31,14 @@ CURATED: Tuple[str, ...] = ("e4e+pti", "e4e+gani")
 class StagedMethod(InversionMethod):
     """A method whose ``invert`` is :func:`run_stages` on the stages ``stages()`` returns."""
 
+    #: the embedding stage class (its ``available_for`` decides whether ``--method all`` runs this)
+    embedding_stage: ClassVar[type] = EmbeddingStage
+
+    @classmethod
+    def available_for(cls, generator: str) -> Optional[str]:
+        """None when the method can run on ``generator`` by default, else one line why not."""
+        return cls.embedding_stage.available_for(generator)
+
     def stages(self) -> Tuple[EmbeddingStage, Optional[RefinementStage]]:
         raise NotImplementedError
 
@@ -48,8 +56,6 @@ class StagedMethod(InversionMethod):
 
 class EmbeddingMethod(StagedMethod):
     """One embedding stage as a method; subclasses set ``embedding_stage`` (Config/presets follow)."""
-
-    embedding_stage: ClassVar[type] = EmbeddingStage
 
     def __init__(self, config: Any = None) -> None:
         super().__init__(config)

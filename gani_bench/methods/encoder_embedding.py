@@ -87,6 +87,12 @@ class EncoderEmbedding(EmbeddingStage):
         super().__init__(config)
         self._loaded: Dict[Tuple[str, str, int], Tuple[Any, Any]] = {}
 
+    @classmethod
+    def available_for(cls, generator: str) -> Optional[str]:
+        if cls.kind not in DEFAULT_ENCODERS.get(generator, {}):
+            return f"no {cls.kind} encoder is registered for generator {generator!r}"
+        return None
+
     def encoder_name(self) -> str:
         return self.config.encoder or default_encoder(self.kind, self.generator_name)
 

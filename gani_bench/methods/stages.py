@@ -16,7 +16,7 @@ method: a dataclass ``Config`` (paper defaults), ``presets`` and a one-line ``su
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, Dict, List, Mapping, Optional, Sequence
 
 import torch
@@ -88,8 +88,13 @@ class EmbeddingStage(Stage):
     """Targets -> latents. ``label`` names its entry in ``stage_seconds`` and ``steps``."""
 
     label: ClassVar[str] = "embed"
-    #: the encoder kind behind the stage (for ``methods list``); "" for optimisation
+    #: True for encoders (a file per generator), False for optimisation
     uses_encoder: ClassVar[bool] = False
+
+    @classmethod
+    def available_for(cls, generator: str) -> Optional[str]:
+        """None if the stage runs on ``generator`` with its defaults, else one line why not."""
+        return None
 
     def embed(self, generator: torch.nn.Module, targets: torch.Tensor, *, seeds: Sequence[int],
               timer: StageTimer) -> Embedding:
@@ -159,4 +164,4 @@ def restrict_presets(presets: Mapping[str, Mapping[str, Any]], config_cls: type)
 
 
 __all__ = ["Embedding", "Refinement", "Stage", "EmbeddingStage", "RefinementStage", "EMBEDDINGS", "REFINEMENTS",
-           "run_stages", "image_seeds", "stage_config", "restrict_presets", "field"]
+           "run_stages", "image_seeds", "stage_config", "restrict_presets"]
