@@ -142,9 +142,14 @@ def test_batch_deltas_match_per_image_calls(G: Generator, ws: torch.Tensor) -> N
     names = tunable_parameter_names(G, "conv_and_torgb_weights")
     d0, d1 = _random_deltas(G, names, seed=1), _random_deltas(G, names, seed=2)
     with torch.no_grad():
-        batch = synthesize_batch_deltas(G, ws, [d0, d1])
+        batch = synthesize_batch_deltas(G, ws, [d0, d1])  # CPU default: the loop, bit-identical
         assert torch.equal(batch[0:1], synthesize(G, ws[0:1], d0))
         assert torch.equal(batch[1:2], synthesize(G, ws[1:2], d1))
+        one = synthesize_batch_deltas(G, ws, [d0, {}], one_pass=True)  # grouped pass: equal up to rounding
+        assert float((one[0:1] - synthesize(G, ws[0:1], d0)).abs().max()) < 1e-5
+        assert float((one[1:2] - synthesize(G, ws[1:2])).abs().max()) < 1e-5
+    with pytest.raises(GaniBenchError, match="one_pass=False"):
+        synthesize_batch_deltas(G, ws, [{"synthesis.b16.conv1.bias": torch.zeros(16)}, {}], one_pass=True)
     with pytest.raises(GaniBenchError, match="one dict per image"):
         synthesize_batch_deltas(G, ws, [d0])
 
@@ -176,3 +181,72 @@ def test_medium_fine_at_1024_is_hyperstyles_fourteen_layers() -> None:
 def test_unknown_layer_set_lists_valid_names(G: Generator) -> None:
     with pytest.raises(GaniBenchError, match="valid layer sets: all_synthesis, conv_and_torgb_weights, medium_fine"):
         tunable_parameter_names(G, "coarse")
+
+
+def _per_sample(G: Generator, n: int, seed: int, scale: float = 0.1) -> dict:
+    from gani_bench.stylegan2.functional import per_sample_parameter_names
+    gen = torch.Generator().manual_seed(seed)
+    params = dict(G.named_parameters())
+    return {k: scale * torch.randn(n, *params[k].shape, generator=gen) for k in per_sample_parameter_names(G)}
+
+
+@pytest.mark.parametrize("mode", ["add", "mul"])
+def test_per_sample_batch_equals_one_at_a_time(G: Generator, mode: str) -> None:
+    """One grouped pass == N single passes, to float32 reassociation error.
+
+    Tolerance: the grouped conv sums in a different order than the single pass, so the two
+    differ by rounding only. We measure each path's rounding against a float64 rendering of
+    the same images and allow the batch/single gap 4x the single path's own float32 error
+    (measured on the 64 px embedded generator: gap 5.4e-6, single-vs-float64 3.3e-6).
+    """
+    n = 4
+    ws4 = G.mapping(torch.randn(n, 16, generator=torch.Generator().manual_seed(5)), None)
+    d = _per_sample(G, n, seed=7)
+    with torch.no_grad():
+        batch = synthesize(G, ws4, d, mode=mode)
+        single = torch.cat([synthesize(G, ws4[i:i + 1], {k: v[i] for k, v in d.items()}, mode=mode) for i in range(n)])
+        G64 = copy.deepcopy(G).double()
+        ref = torch.cat([synthesize(G64, ws4[i:i + 1].double(), {k: v[i].double() for k, v in d.items()}, mode=mode) for i in range(n)])
+    fp32_err = float((single.double() - ref).abs().max())
+    gap = float((batch - single).abs().max())
+    assert gap <= 4 * fp32_err + 1e-7, (gap, fp32_err)
+    assert float((batch - synthesize(G, ws4)).abs().max()) > 1e-2  # the offsets do change the images
+
+
+def test_mul_mode_is_weight_times_one_plus_delta(G: Generator, ws: torch.Tensor) -> None:
+    key = "synthesis.b16.conv1.weight"
+    d = torch.randn(dict(G.named_parameters())[key].shape, generator=torch.Generator().manual_seed(1)) * 0.2
+    w = dict(G.named_parameters())[key]
+    with torch.no_grad():
+        # w * (1 + d) and w + w * d round differently in the last bit only
+        gap = (synthesize(G, ws, {key: d}, mode="mul") - synthesize(G, ws, {key: w * d})).abs().max()
+        assert float(gap) < 1e-5
+        assert float((synthesize(G, ws, {key: d}, mode="mul") - synthesize(G, ws, {key: d})).abs().max()) > 1e-3
+    with pytest.raises(GaniBenchError, match="mode='add'"):
+        synthesize(G, ws, {key: d}, mode="times")
+
+
+def test_per_sample_shape_errors(G: Generator, ws: torch.Tensor) -> None:
+    key = "synthesis.b16.conv1.weight"
+    shape = tuple(dict(G.named_parameters())[key].shape)
+    with pytest.raises(GaniBenchError, match="3 per-sample offsets but ws holds 2"):
+        synthesize(G, ws, {key: torch.zeros(3, *shape)})
+    with pytest.raises(GaniBenchError, match="only modulated conv and ToRGB weights"):
+        synthesize(G, ws, {"synthesis.b16.conv1.bias": torch.zeros(2, 16)})
+
+
+def test_batch_deltas_fallback_loop_for_other_keys(G: Generator, ws: torch.Tensor) -> None:
+    d0 = {"synthesis.b16.conv1.bias": torch.full((16,), 0.3)}
+    d1 = {"synthesis.b8.conv1.weight": 0.1 * torch.randn(16, 16, 3, 3)}
+    with torch.no_grad():
+        batch = synthesize_batch_deltas(G, ws, [d0, d1])
+        assert torch.equal(batch[0:1], synthesize(G, ws[0:1], d0))
+        assert torch.equal(batch[1:2], synthesize(G, ws[1:2], d1))
+
+
+def test_per_sample_gradients_reach_each_offset(G: Generator, ws: torch.Tensor) -> None:
+    d = {k: v.requires_grad_(True) for k, v in _per_sample(G, 2, seed=3).items()}
+    img = synthesize(G, ws, d, mode="mul")
+    img[0].sum().backward()
+    g = d["synthesis.b16.conv1.weight"].grad
+    assert float(g[0].abs().sum()) > 0 and float(g[1].abs().sum()) == 0

@@ -25,16 +25,44 @@ from .networks import Generator, SynthesisLayer, ToRGBLayer
 _PREFIX = "synthesis."
 
 
-def _check_overrides(G: Generator, deltas: Optional[Mapping[str, torch.Tensor]], noise: Optional[Mapping[str, torch.Tensor]]) -> None:
-    """Reject unknown keys and mis-shaped tensors with one line naming the key."""
+#: How a delta combines with its parameter: ``W + D`` (PTI, GaNI) or ``W * (1 + D)``
+#: (HyperStyle's multiplicative offsets, applied before modulation and demodulation).
+DELTA_MODES: Dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
+    "add": lambda p, d: p + d,
+    "mul": lambda p, d: p * (1 + d),
+}
+
+
+def per_sample_parameter_names(G: Generator) -> List[str]:
+    """Parameters that accept per-sample deltas ``[N, *shape]``: the modulated conv and ToRGB
+    weights, because the modulated convolution already builds one kernel per sample."""
+    return [f"{prefix}.weight" for _, prefix, _ in _modulated_layers(G)]
+
+
+def _check_overrides(G: Generator, deltas: Optional[Mapping[str, torch.Tensor]], noise: Optional[Mapping[str, torch.Tensor]],
+                     batch: Optional[int] = None) -> bool:
+    """Reject unknown keys and mis-shaped tensors with one line naming the key.
+
+    Returns whether any delta is per sample (shape ``[batch, *param.shape]``).
+    """
     params = dict(G.synthesis.named_parameters())
+    per_sample_ok = set(per_sample_parameter_names(G))
+    any_per_sample = False
     for key, d in (deltas or {}).items():
         if not key.startswith(_PREFIX) or key[len(_PREFIX):] not in params:
             hint = "; only synthesis parameters can take deltas" if key in dict(G.named_parameters()) else ""
             raise GaniBenchError(f"weight delta {key!r} names no synthesis parameter of this generator{hint} (keys are G.named_parameters() names such as 'synthesis.b8.conv0.weight')")
         p = params[key[len(_PREFIX):]]
-        if tuple(d.shape) != tuple(p.shape):
-            raise GaniBenchError(f"weight delta {key!r} has shape {tuple(d.shape)} but the parameter has shape {tuple(p.shape)}")
+        if tuple(d.shape) == tuple(p.shape):
+            continue
+        if d.ndim == p.ndim + 1 and tuple(d.shape[1:]) == tuple(p.shape) and key in per_sample_ok:
+            if batch is not None and int(d.shape[0]) != batch:
+                raise GaniBenchError(f"weight delta {key!r} has {int(d.shape[0])} per-sample offsets but ws holds {batch} images; pass one per image")
+            any_per_sample = True
+            continue
+        if d.ndim == p.ndim + 1 and tuple(d.shape[1:]) == tuple(p.shape):
+            raise GaniBenchError(f"weight delta {key!r} is per sample {tuple(d.shape)}, which only modulated conv and ToRGB weights accept; pass shape {tuple(p.shape)}")
+        raise GaniBenchError(f"weight delta {key!r} has shape {tuple(d.shape)} but the parameter has shape {tuple(p.shape)} (or [N, *shape] per sample)")
     if noise:
         buffers = dict(G.synthesis.named_buffers())
         for key, n in noise.items():
@@ -45,6 +73,7 @@ def _check_overrides(G: Generator, deltas: Optional[Mapping[str, torch.Tensor]],
             ok = tuple(n.shape) == res or (n.ndim == 4 and n.shape[1] == 1 and tuple(n.shape[2:]) == res)
             if not ok:
                 raise GaniBenchError(f"noise override {key!r} has shape {tuple(n.shape)}; use {list(res)} or [N or 1, 1, {res[0]}, {res[1]}]")
+    return any_per_sample
 
 
 def synthesize(
@@ -53,28 +82,59 @@ def synthesize(
     deltas: Optional[Mapping[str, torch.Tensor]] = None,
     noise_mode: str = "const",
     noise: Optional[Mapping[str, torch.Tensor]] = None,
+    *,
+    mode: str = "add",
     **synthesis_kwargs,
 ) -> torch.Tensor:
     """``G.synthesis(ws)`` with parameters ``theta + deltas[name]`` and optional noise maps.
+
+    ``mode='add'`` (default) uses ``theta + delta``; ``mode='mul'`` uses ``theta * (1 + delta)``,
+    HyperStyle's multiplicative offsets (applied to the stored weight, before modulation and
+    demodulation, exactly where the authors' generator applies them).
+
+    A delta is either shared (``param.shape``: every image uses it) or per sample
+    (``[N, *param.shape]`` with ``N = ws.shape[0]``; modulated conv and ToRGB weights only, see
+    :func:`per_sample_parameter_names`). Per-sample weights go through the modulated
+    convolution's grouped-convolution path, so the whole batch is rendered in one pass; the
+    result equals rendering the images one at a time up to float32 reassociation (measured in
+    ``tests/test_functional.py``). Shared deltas take exactly the code path they took before.
 
     ``noise`` overrides ``noise_const`` buffers (keys like ``'synthesis.b8.conv0.noise_const'``)
     for this call, e.g. the noise maps a projector optimises; it requires ``noise_mode='const'``.
     With ``deltas=None`` and ``noise=None`` the result equals ``G.synthesis(ws,
     noise_mode=noise_mode)`` bit for bit.
     """
-    _check_overrides(G, deltas, noise)
+    if mode not in DELTA_MODES:
+        raise GaniBenchError(f"synthesize: mode={mode!r} is not one of {sorted(DELTA_MODES)}; use mode='add' (theta + delta) or mode='mul' (theta * (1 + delta))")
+    _check_overrides(G, deltas, noise, batch=int(ws.shape[0]))
     if noise and noise_mode != "const":
         raise GaniBenchError(f"noise overrides are only used with noise_mode='const', got {noise_mode!r}")
     if not deltas and not noise:
         return G.synthesis(ws, noise_mode=noise_mode, **synthesis_kwargs)
+    combine = DELTA_MODES[mode]
     params = dict(G.synthesis.named_parameters())
     overrides: Dict[str, torch.Tensor] = {}
     for key, d in (deltas or {}).items():
         short = key[len(_PREFIX):]
-        overrides[short] = params[short] + d.to(params[short].dtype)
+        overrides[short] = combine(params[short], d.to(params[short].dtype))
     for key, n in (noise or {}).items():
         overrides[key[len(_PREFIX):]] = n
     return functional_call(G.synthesis, overrides, args=(ws,), kwargs=dict(noise_mode=noise_mode, **synthesis_kwargs), strict=False)
+
+
+def stack_deltas(G: Generator, deltas_per_image: Sequence[Mapping[str, torch.Tensor]]) -> Optional[Dict[str, torch.Tensor]]:
+    """One dict of per-sample deltas ``[N, *shape]`` from N per-image dicts (a key missing from
+    an image counts as a zero delta for it), or None when some key cannot be per sample."""
+    allowed = set(per_sample_parameter_names(G))
+    keys = list(dict.fromkeys(k for d in deltas_per_image for k in d))
+    if any(k not in allowed for k in keys):
+        return None
+    params = dict(G.named_parameters())
+    out: Dict[str, torch.Tensor] = {}
+    for k in keys:
+        zero = torch.zeros_like(params[k])
+        out[k] = torch.stack([d[k] if k in d else zero for d in deltas_per_image])
+    return out
 
 
 def synthesize_batch_deltas(
@@ -82,21 +142,42 @@ def synthesize_batch_deltas(
     ws: torch.Tensor,
     deltas_per_image: Sequence[Mapping[str, torch.Tensor]],
     noise_mode: str = "const",
+    *,
+    mode: str = "add",
+    one_pass: Optional[bool] = None,
     **synthesis_kwargs,
 ) -> torch.Tensor:
     """A batch where image ``i`` is rendered from ``ws[i]`` with its own ``deltas_per_image[i]``.
 
-    Implemented as a loop of :func:`synthesize` calls, one image each. We measured the
-    alternative, ``torch.func.vmap`` over stacked deltas, on CPU at 64 px (embedded generator,
-    deltas on all 14 conv/ToRGB weights, forward+backward, 1 thread, shared 2-core machine):
-    batch 4: loop 0.83 s / vmap 0.76 s (best of 6), medians 1.00 / 0.96 s; batch 8: loop
-    0.81 / vmap 0.77 s, medians 0.88 / 0.96 s. Neither wins consistently (differences are in
-    the noise), so we keep the loop: it is bit-identical to per-image :func:`synthesize`,
-    allows different key sets per image and works with ``noise_mode='random'``.
+    Two equivalent routes (equal to float32 reassociation error, tested):
+
+    * one pass: the dicts are stacked into per-sample deltas (:func:`stack_deltas`) and
+      :func:`synthesize` renders the batch through the grouped convolution, one kernel per
+      image. Possible when every key is a modulated conv or ToRGB weight.
+    * a loop of per-image :func:`synthesize` calls (any keys; bit-identical to single calls).
+
+    ``one_pass=None`` picks the one pass on CUDA and the loop on CPU, from measurements on CPU
+    (``tests/benchmarks/test_bench_per_sample.py``, embedded 64 px generator, offsets on all
+    14 conv/ToRGB weights, batch 8, 1 thread, shared 2-core machine, interleaved runs): forward
+    one pass 97 ms vs loop 87 ms (min of 15; medians 104 / 88 ms); forward+backward at 256
+    channels one pass 1.81 s vs loop 1.44 s (min of 5). PyTorch's CPU grouped convolution does
+    not beat N dense ones, so the loop stays the CPU default; on GPUs the grouped convolution is
+    the standard way to batch modulated convs (StyleGAN2, HyperStyle) and was not measured here
+    (no device). With ``noise_mode='random'`` the two routes draw different (equally
+    distributed) noise.
     """
     if len(deltas_per_image) != ws.shape[0]:
         raise GaniBenchError(f"synthesize_batch_deltas: got {len(deltas_per_image)} delta dicts for a batch of {ws.shape[0]} ws; pass one dict per image")
-    outs = [synthesize(G, ws[i:i + 1], d, noise_mode=noise_mode, **synthesis_kwargs) for i, d in enumerate(deltas_per_image)]
+    for d in deltas_per_image:
+        _check_overrides(G, d, None)
+    if one_pass is None:
+        one_pass = ws.device.type == "cuda"
+    stacked = stack_deltas(G, deltas_per_image) if one_pass else None
+    if one_pass and stacked is None:
+        raise GaniBenchError("synthesize_batch_deltas: one_pass=True needs deltas on modulated conv / ToRGB weights only; pass one_pass=False (or None) for other keys")
+    if stacked is not None:
+        return synthesize(G, ws, stacked, noise_mode=noise_mode, mode=mode, **synthesis_kwargs)
+    outs = [synthesize(G, ws[i:i + 1], d, noise_mode=noise_mode, mode=mode, **synthesis_kwargs) for i, d in enumerate(deltas_per_image)]
     return torch.cat(outs, dim=0)
 
 
@@ -171,4 +252,4 @@ def zero_deltas(G: Generator, names: Sequence[str], requires_grad: bool = False)
     return {n: torch.zeros_like(params[n]).detach().requires_grad_(requires_grad) for n in names}
 
 
-__all__ = ["synthesize", "synthesize_batch_deltas", "tunable_parameter_names", "zero_deltas", "LAYER_SETS", "MEDIUM_FINE_MIN_RES"]
+__all__ = ["synthesize", "synthesize_batch_deltas", "stack_deltas", "per_sample_parameter_names", "DELTA_MODES", "tunable_parameter_names", "zero_deltas", "LAYER_SETS", "MEDIUM_FINE_MIN_RES"]

@@ -98,20 +98,29 @@ def modulated_conv2d(
     shared convolution instead (cheaper backward for large batches). Both compute the same
     function. The fp16 pre-normalisation mirrors NVIDIA's overflow guard and is a no-op in
     fp32.
+
+    ``weight`` may also be per sample, ``[N, O, I, k, k]`` (HyperStyle-style offsets: each image
+    of the batch has its own kernel). Such a weight always takes the grouped-convolution path,
+    which already builds one kernel per sample, so the batch is rendered in one pass and the
+    shared-weight path is unchanged.
     """
     n = int(x.shape[0])
-    out_ch, in_ch, kh, kw = (int(s) for s in weight.shape)
+    per_sample = weight.ndim == 5
+    if per_sample and int(weight.shape[0]) != n:
+        raise ValueError(f"modulated_conv2d: per-sample weight has batch {int(weight.shape[0])} but the input has {n}")
+    out_ch, in_ch, kh, kw = (int(s) for s in weight.shape[-4:])
     if tuple(styles.shape) != (n, in_ch):
         raise ValueError(f"modulated_conv2d: styles shape {tuple(styles.shape)} != {(n, in_ch)}")
+    fused_modconv = fused_modconv or per_sample
 
     if x.dtype == torch.float16 and demodulate:
-        weight = weight * (1 / math.sqrt(in_ch * kh * kw) / weight.norm(float("inf"), dim=[1, 2, 3], keepdim=True))
+        weight = weight * (1 / math.sqrt(in_ch * kh * kw) / weight.norm(float("inf"), dim=[-3, -2, -1], keepdim=True))
         styles = styles / styles.norm(float("inf"), dim=1, keepdim=True)
 
     w = None
     dcoefs = None
     if demodulate or fused_modconv:
-        w = weight.unsqueeze(0) * styles.reshape(n, 1, -1, 1, 1)  # [N, O, I, k, k]
+        w = (weight if per_sample else weight.unsqueeze(0)) * styles.reshape(n, 1, -1, 1, 1)  # [N, O, I, k, k]
     if demodulate:
         dcoefs = (w.square().sum(dim=[2, 3, 4]) + 1e-8).rsqrt()  # [N, O]
 

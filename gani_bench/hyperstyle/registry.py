@@ -1,0 +1,60 @@
+"""Named demo HyperStyles shipped inside the package (small layouts for ``embedded-64``).
+
+Trained by gani-bench's own ``gani-bench train hyperstyle`` with a fixed seed on images the
+embedded generator renders, on top of the demo W-encoder; the exact command is each entry's
+``command`` (and docs/hyperstyle.md). Stored in the authors' file layout without a decoder.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from typing import Tuple, Union
+
+import torch
+
+from ..errors import WeightsUnavailable
+from ..registry import Registry
+
+Device = Union[str, torch.device]
+
+
+@dataclass(frozen=True)
+class DemoHyperStyle:
+    name: str
+    generator: str
+    w_encoder: str
+    file: str
+    command: str
+    description: str
+
+    def path(self):
+        return resources.files("gani_bench.hyperstyle").joinpath("demo", self.file)
+
+    def load(self, device: Device = "cpu") -> Tuple["HyperStyle", "HyperStyleInfo"]:  # noqa: F821
+        from ..generators import GENERATORS
+        from .loading import read_hyperstyle_file
+
+        res = self.path()
+        if not res.is_file():
+            raise WeightsUnavailable(f"demo HyperStyle {self.name!r}: its file demo/{self.file} is missing from the installed "
+                                     f"package; reinstall gani-bench or recreate it with `{self.command}`")
+        with resources.as_file(res) as p:
+            model, info = read_hyperstyle_file(p, device, source=self.name)
+        G, g_info = GENERATORS.get(self.generator).load(device)
+        model.fit(G, self.generator)
+        info.generator, info.generator_info = G, g_info
+        return model, info
+
+
+DEMO_HYPERSTYLES: Registry[DemoHyperStyle] = Registry("demo HyperStyle")
+
+DEMO_COMMAND = ("OMP_NUM_THREADS=1 gani-bench train hyperstyle --generator embedded-64 --w-encoder embedded-64-w_encoder "
+                "--synthetic 1024 --preset fast --steps {steps} --seed 0 --out runs/demo-hyperstyle")
+DEMO_STEPS = 600
+
+DEMO_HYPERSTYLES.add("embedded-64-hyperstyle", DemoHyperStyle(
+    name="embedded-64-hyperstyle", generator="embedded-64", w_encoder="embedded-64-w_encoder",
+    file="embedded-64-hyperstyle.pt", command=DEMO_COMMAND.format(steps=DEMO_STEPS),
+    description="small HyperStyle for the embedded 64 px generator (trained on its own renders, demo W-encoder)"))
+
+__all__ = ["DemoHyperStyle", "DEMO_HYPERSTYLES", "DEMO_COMMAND", "DEMO_STEPS"]
