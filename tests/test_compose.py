@@ -205,3 +205,25 @@ def test_lec_has_numbers_for_encoder_methods_and_says_why_not_elsewhere(tmp_path
     assert note.startswith("not computed for t_legacy_plugin: lec needs an encoder")
     assert set(res.table["method"]) >= {"e4e", "e4e+pti", "t_legacy_plugin"}
     assert rows.loc["e4e", "stage_seconds"].map(lambda s: list(s) == ["encode"]).all()
+
+
+def test_hyperstyle_refines_at_fixed_encoder_latents_with_additive_deltas(G, targets, tmp_path):
+    from gani_bench.hyperstyle import HyperStyle, config_for_generator, save_hyperstyle
+
+    torch.manual_seed(0)
+    hs = save_hyperstyle(HyperStyle(config_for_generator(G, width=8, code_channels=8, input_size=32)).fit(G),
+                         tmp_path / "hs.pt")
+    w_enc = _encoder_file(tmp_path / "w.pt", G, kind="w_encoder")
+    alone = _method("w_encoder", encoder=w_enc).invert(G, targets)
+    method = _method("hyperstyle", encoder=w_enc, model=str(hs), n_iters=2)
+    res = method.invert(G, targets)
+    assert torch.equal(res.latents, alone.latents) and res.latent_space == "w"
+    assert list(res.stage_seconds) == ["encode", "refine"]
+    assert method.config.hyperstyle.n_iters == 2 and METHODS.get("hyperstyle").make_config("fast").hyperstyle.n_iters == 5
+    # additive deltas W * Delta render what HyperStyle's W * (1 + Delta) rendered (float32 rounding)
+    for i in range(2):
+        assert res.weight_deltas[i] and any(d.abs().max() > 0 for d in res.weight_deltas[i].values())
+        with torch.no_grad():
+            again = synthesize(G, res.latents[i : i + 1], res.weight_deltas[i])
+        torch.testing.assert_close(again, res.reconstruction[i : i + 1], atol=1e-4, rtol=1e-4)
+    assert res.encoder is not None  # LEC re-encodes with the W-encoder

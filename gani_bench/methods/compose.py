@@ -91,6 +91,10 @@ class ComposedMethod(StagedMethod):
         self._stages: Optional[Tuple[EmbeddingStage, RefinementStage]] = None
 
     @classmethod
+    def available_for(cls, generator: str) -> Optional[str]:
+        return cls.embedding_stage.available_for(generator) or cls.refinement_stage.available_for(generator)
+
+    @classmethod
     def stage_classes(cls) -> Dict[str, type]:
         return {cls.embedding_stage.name: cls.embedding_stage, cls.refinement_stage.name: cls.refinement_stage}
 

@@ -105,6 +105,12 @@ class RefinementStage(Stage):
     """Targets + an :class:`Embedding` -> reconstruction (and weight deltas)."""
 
     tunes_generator: ClassVar[bool] = True
+    label: ClassVar[str] = "refine"
+
+    @classmethod
+    def available_for(cls, generator: str) -> Optional[str]:
+        """None if the stage runs on ``generator`` with its defaults, else one line why not."""
+        return None
 
     def refine(self, generator: torch.nn.Module, targets: torch.Tensor, embedding: Embedding, *,
                seeds: Sequence[int], timer: StageTimer) -> Refinement:
