@@ -23,6 +23,8 @@ _COMMANDS: List[tuple] = [
     ("gani_bench.cli.harness", "report"),
     ("gani_bench.cli.harness", "check"),
     ("gani_bench.cli.harness", "datasets"),
+    ("gani_bench.cli.encoders", "train"),
+    ("gani_bench.cli.encoders", "encoders"),
 ]
 
 

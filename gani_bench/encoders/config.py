@@ -3,7 +3,7 @@
 One dataclass describes every encoder kind (pSp, e4e, ReStyle-pSp, ReStyle-e4e, W-encoder), so
 the same classes serve the released FFHQ files (IR-SE50 trunk, 512-wide heads, 18 style slots,
 256 px input) and a CPU-sized encoder for a small generator such as ``embedded-64``
-(:func:`small_config`: fewer and narrower units, heads as wide as the generator's ``w_dim``).
+(:func:`small_config`: fewer and narrower units and heads, ``num_ws``/``w_dim`` from the generator).
 """
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from typing import Any, Dict, Mapping, Tuple
 IR_SE50_STAGES: Tuple[Tuple[int, int], ...] = ((64, 3), (128, 4), (256, 14), (512, 3))
 #: the small trunk used for 64 px generators on a CPU (same unit type, 5 units instead of 24)
 SMALL_STAGES: Tuple[Tuple[int, int], ...] = ((16, 1), (32, 1), (64, 2), (128, 1))
+#: width of the small map-to-style convolutions (keeps a 10-slot encoder near 1 M parameters)
+SMALL_STYLE_CHANNELS = 32
 
 
 def num_ws_for_resolution(resolution: int) -> int:
@@ -87,4 +89,4 @@ def small_config(kind: str, num_ws: int, w_dim: int, input_size: int = 64, **cha
 
     spec = ENCODER_KINDS.get(kind)
     return EncoderConfig(kind=kind, num_ws=num_ws, w_dim=w_dim, input_size=input_size, input_nc=spec.input_nc,
-                         stages=SMALL_STAGES, style_channels=w_dim).with_(**changes)
+                         stages=SMALL_STAGES, style_channels=SMALL_STYLE_CHANNELS).with_(**changes)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from importlib import resources
-from typing import Tuple, Union
+from typing import Any, Dict, Tuple, Union
 
 import torch
 
@@ -32,7 +32,6 @@ class DemoEncoder:
         return resources.files("gani_bench.encoders").joinpath("demo", self.file)
 
     def load(self, device: Device = "cpu") -> Tuple["InversionEncoder", "EncoderInfo"]:  # noqa: F821
-        from ..generators import GENERATORS
         from .loading import check_encoder_generator, read_encoder_file
 
         res = self.path()
@@ -41,18 +40,31 @@ class DemoEncoder:
                                      f"package; reinstall gani-bench or recreate it with `{self.command}`")
         with resources.as_file(res) as p:
             model, info = read_encoder_file(p, device, source=self.name)
-        G, g_info = GENERATORS.get(self.generator).load(device)
+        G, g_info = load_named_generator(self.generator, device)
         check_encoder_generator(info, G, self.generator)
         info.generator, info.generator_info = G, g_info
         return model, info
 
+
+_GENERATORS_LOADED: Dict[Tuple[str, str], Tuple[torch.nn.Module, Any]] = {}
+
+
+def load_named_generator(name: str, device: Device = "cpu") -> Tuple[torch.nn.Module, Any]:
+    """A registered generator, built or read once per process and device (inference only:
+    gani-bench never mutates a loaded generator; methods apply weight deltas functionally)."""
+    from ..generators import GENERATORS
+
+    key = (name, str(device))
+    if key not in _GENERATORS_LOADED:
+        _GENERATORS_LOADED[key] = GENERATORS.get(name).load(device)
+    return _GENERATORS_LOADED[key]
 
 DEMO_ENCODERS: Registry[DemoEncoder] = Registry("demo encoder")
 
 _CMD = ("OMP_NUM_THREADS=1 gani-bench train {kind} --generator embedded-64 --synthetic 2048 --preset fast "
         "--steps {steps} --seed 0 --out runs/demo-{kind}")
 #: (kind, training steps) of the shipped demo encoders
-DEMO_PLAN = (("e4e", 1500), ("psp", 1500), ("restyle_e4e", 1000), ("w_encoder", 1500))
+DEMO_PLAN = (("e4e", 1000), ("psp", 1000), ("restyle_e4e", 500), ("w_encoder", 1000))
 
 for _kind, _steps in DEMO_PLAN:
     DEMO_ENCODERS.add(f"embedded-64-{_kind}", DemoEncoder(
