@@ -172,7 +172,7 @@ def split_overrides(overrides: Union[Mapping[str, Any], Sequence[str]], methods:
     for key, value in pairs:
         head, _, tail = key.partition(".")
         if tail:
-            staged = [m for m in methods if m != head and "+" in m and _accepts(m, key)]
+            staged = [m for m in methods if m != head and _accepts(m, key)]
             if head in per or staged:
                 if head in per:
                     per[head][tail] = value
