@@ -105,13 +105,7 @@ class InversionMethod:
     @classmethod
     def make_config(cls, preset: str = "paper", overrides: Optional[Mapping[str, Any]] = None) -> Any:
         """Build ``Config`` from a preset plus ``key=value`` overrides (strings are parsed)."""
-        if preset not in cls.presets:
-            raise ConfigError(
-                f"method {cls.name!r} has no preset {preset!r}; valid presets: {', '.join(cls.presets)}"
-            )
-        values: Dict[str, Any] = dict(cls.presets[preset])
-        values.update(overrides or {})
-        return build_config(cls.Config, values, owner=f"method {cls.name!r}")
+        return config_from_preset(cls, preset, overrides, owner=f"method {cls.name!r}")
 
     def invert(
         self,
@@ -163,6 +157,18 @@ def _parse_value(text: str, like: Any) -> Any:
     return text
 
 
+def config_from_preset(cls: Any, preset: str, overrides: Optional[Mapping[str, Any]], *, owner: str) -> Any:
+    """``cls.Config`` from ``cls.presets[preset]`` plus overrides; one line for an unknown preset.
+
+    Shared by methods and stages (``methods/stages.py``), whose presets work the same way.
+    """
+    if preset not in cls.presets:
+        raise ConfigError(f"{owner} has no preset {preset!r}; valid presets: {', '.join(cls.presets)}")
+    values: Dict[str, Any] = dict(cls.presets[preset])
+    values.update(overrides or {})
+    return build_config(cls.Config, values, owner=owner)
+
+
 def build_config(config_cls: type, values: Mapping[str, Any], *, owner: str) -> Any:
     """Instantiate a dataclass config, refusing unknown keys and ill-typed values in one line."""
     fields = {f.name: f for f in dataclasses.fields(config_cls)}
@@ -189,6 +195,10 @@ class MethodRegistry(Registry[type]):
     ``restyle_e4e+gani`` is built from the stage registries the first time it is asked for, so
     every pairing works without registering each one (``methods/compose.py``).
     """
+
+    def registered(self, name: str) -> Optional[type]:
+        """The class registered under ``name`` (no composition), or None."""
+        return self._items.get(name)
 
     def get(self, name: str) -> type:
         if name not in self._items and isinstance(name, str) and "+" in name:

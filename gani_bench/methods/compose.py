@@ -147,16 +147,15 @@ def stage_catalogue() -> str:
 
 def composed_method(name: str) -> type:
     """The method class for ``EMBEDDING+REFINEMENT`` (built once, then cached)."""
-    if name in METHODS._items:  # a registered combination (curated, or a plugin's own)
-        return METHODS._items[name]
+    registered = METHODS.registered(name)  # a registered combination (curated, or a plugin's own)
+    if registered is not None:
+        return registered
     if name in _COMPOSED:
         return _COMPOSED[name]
     from ..plugins import load_plugins
 
     load_plugins()  # the stages register on import of their modules
-    if name in METHODS._items:
-        return METHODS._items[name]
-    return _compose(name)
+    return METHODS.registered(name) or _compose(name)
 
 
 def _compose(name: str) -> type:
@@ -203,7 +202,7 @@ def _camel(name: str) -> str:
 def register_curated(names: Tuple[str, ...] = CURATED) -> None:
     """Register the curated combinations whose stages exist (called once the plugins are loaded)."""
     for name in names:
-        if name in METHODS._items:
+        if METHODS.registered(name) is not None:
             continue
         emb, _, ref = name.partition("+")
         if emb in EMBEDDINGS and ref in REFINEMENTS:

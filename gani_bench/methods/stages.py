@@ -21,9 +21,8 @@ from typing import Any, Callable, ClassVar, Dict, List, Mapping, Optional, Seque
 
 import torch
 
-from ..errors import ConfigError
 from ..registry import Registry
-from .base import InversionResult, StageTimer, build_config
+from .base import InversionResult, StageTimer, config_from_preset
 
 #: a callable images [N, 3, H, W] -> latents [N, num_ws, w_dim] (what LEC re-encodes with)
 Encoder = Callable[[torch.Tensor], torch.Tensor]
@@ -77,11 +76,7 @@ class Stage:
 
     @classmethod
     def make_config(cls, preset: str = "paper", overrides: Optional[Mapping[str, Any]] = None) -> Any:
-        if preset not in cls.presets:
-            raise ConfigError(f"stage {cls.name!r} has no preset {preset!r}; valid presets: {', '.join(cls.presets)}")
-        values: Dict[str, Any] = dict(cls.presets[preset])
-        values.update(overrides or {})
-        return build_config(cls.Config, values, owner=f"stage {cls.name!r}")
+        return config_from_preset(cls, preset, overrides, owner=f"stage {cls.name!r}")
 
 
 class EmbeddingStage(Stage):
