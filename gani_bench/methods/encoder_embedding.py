@@ -30,12 +30,14 @@ from .stages import EMBEDDINGS, Embedding, EmbeddingStage
 #: generator name -> {encoder kind: encoder name for ``load_encoder``}. The demo generator's are
 #: the small encoders shipped in the package (trained by ``gani-bench train``, docs/encoders.md);
 #: FFHQ's are the authors' released files (weight registry, fetched by ``gani-bench weights download``).
-_FFHQ = {"psp": "psp-ffhq-encode", "e4e": "e4e-ffhq-encode", "restyle_psp": "restyle-psp-ffhq",
-         "restyle_e4e": "restyle-e4e-ffhq", "w_encoder": "hyperstyle-w-encoder-ffhq"}
+_FFHQ = {"psp": "psp-ffhq-encode", "e4e": "e4e-ffhq-encode", "restyle_psp": "restyle-psp-ffhq-encode",
+         "restyle_e4e": "restyle-e4e-ffhq-encode", "w_encoder": "hyperstyle-faces-w-encoder"}
 DEFAULT_ENCODERS: Dict[str, Dict[str, str]] = {
     "embedded-64": {k: f"embedded-64-{k}" for k in ("psp", "e4e", "restyle_e4e", "w_encoder")},
     "stylegan2-ffhq-1024": dict(_FFHQ),
     "stylegan2-ffhq-1024-rosinality": dict(_FFHQ),
+    "stylegan2-cars-512": {"e4e": "e4e-cars-encode", "restyle_psp": "restyle-psp-cars-encode",
+                           "restyle_e4e": "restyle-e4e-cars-encode", "w_encoder": "hyperstyle-cars-w-encoder"},
 }
 
 

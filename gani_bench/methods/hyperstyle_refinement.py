@@ -31,6 +31,7 @@ DEFAULT_HYPERSTYLES: Dict[str, str] = {
     "embedded-64": "embedded-64-hyperstyle",
     "stylegan2-ffhq-1024": "hyperstyle-ffhq",
     "stylegan2-ffhq-1024-rosinality": "hyperstyle-ffhq",
+    "stylegan2-cars-512": "hyperstyle-cars",
 }
 
 
