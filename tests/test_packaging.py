@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from gani_bench.encoders import DEMO_ENCODERS
 from gani_bench.harness.datasets import builtin_manifest_dir
 
 REPO = Path(__file__).resolve().parents[1]
@@ -37,7 +38,8 @@ def test_wheel_ships_manifests_baselines_and_cuda_sources(tmp_path: Path) -> Non
         "gani_bench/baselines/sg2.py",
         "gani_bench/ops/cuda/upfirdn2d.cu",
         "gani_bench/ops/cuda/bias_act.cu",
-    }
+        "gani_bench/encoders/training/ranger.py",
+    } | {f"gani_bench/encoders/demo/{name}.pt" for name in DEMO_ENCODERS.names()}
     assert expected <= names, sorted(expected - names)
     # the design card's top-level folders must not become top-level import names
     assert not any(n.startswith(("baselines/", "datasets/", "tests/")) for n in names)

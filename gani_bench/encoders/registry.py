@@ -9,12 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, Dict, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, Tuple, Union
 
 import torch
 
 from ..errors import WeightsUnavailable
 from ..registry import Registry
+
+if TYPE_CHECKING:
+    from .loading import EncoderInfo
+    from .model import InversionEncoder
 
 Device = Union[str, torch.device]
 
@@ -31,7 +35,7 @@ class DemoEncoder:
     def path(self):
         return resources.files("gani_bench.encoders").joinpath("demo", self.file)
 
-    def load(self, device: Device = "cpu") -> Tuple["InversionEncoder", "EncoderInfo"]:  # noqa: F821
+    def load(self, device: Device = "cpu") -> Tuple["InversionEncoder", "EncoderInfo"]:
         from .loading import check_encoder_generator, read_encoder_file
 
         res = self.path()
@@ -64,7 +68,7 @@ DEMO_ENCODERS: Registry[DemoEncoder] = Registry("demo encoder")
 _CMD = ("OMP_NUM_THREADS=1 gani-bench train {kind} --generator embedded-64 --synthetic 2048 --preset fast "
         "--steps {steps} --seed 0 --out runs/demo-{kind}")
 #: (kind, training steps) of the shipped demo encoders
-DEMO_PLAN = (("e4e", 1000), ("psp", 1000), ("restyle_e4e", 500), ("w_encoder", 1000))
+DEMO_PLAN = (("e4e", 1000), ("psp", 600), ("restyle_e4e", 500), ("w_encoder", 600))
 
 for _kind, _steps in DEMO_PLAN:
     DEMO_ENCODERS.add(f"embedded-64-{_kind}", DemoEncoder(

@@ -250,6 +250,44 @@ for _domain, _sha in (
         license="MIT (omertov/encoder4editing)", citation=_GS_CITE))
 
 
+# ---------------------------------------------------------------------------------------------
+# inversion encoders (authors' checkpoint layout: state_dict with encoder.* and decoder.*, opts,
+# latent_avg; read by gani_bench.encoders.load_encoder). Google Drive ids from each project's
+# README "Pretrained Models" table; sizes are not published (the FFHQ pSp/e4e files are about
+# 1.1 GB with their decoder), so size and sha256 are recorded at the first download.
+
+_PSP_CITE = "Richardson et al., Encoding in Style: a StyleGAN Encoder for Image-to-Image Translation, CVPR 2021"
+_E4E_CITE = "Tov et al., Designing an Encoder for StyleGAN Image Manipulation, SIGGRAPH 2021"
+_RESTYLE_CITE = "Alaluf et al., ReStyle: A Residual-Based StyleGAN Encoder via Iterative Refinement, ICCV 2021"
+_HYPER_CITE = "Alaluf et al., HyperStyle: StyleGAN Inversion with HyperNetworks for Real Image Editing, CVPR 2022"
+_ENC_LICENSE = "MIT ({repo}); the bundled decoder is the NVIDIA StyleGAN2 {data} generator (NVIDIA Source Code License-NC)"
+
+for _name, _id, _file, _what, _repo, _cite, _data in (
+    ("psp-ffhq-encode", "1bMTNWkh5LArlaWSc_wa8VKyq2V42T2z0", "psp_ffhq_encode.pt",
+     "pSp GradualStyleEncoder, FFHQ 1024 (W+, 18 styles) with its decoder", "eladrich/pixel2style2pixel", _PSP_CITE, "FFHQ"),
+    ("e4e-ffhq-encode", "1cUv_reLE6k3604or78EranS7XzuVMWeO", "e4e_ffhq_encode.pt",
+     "e4e Encoder4Editing, FFHQ 1024 (18 styles) with its decoder (about 1.1 GB)", "omertov/encoder4editing", _E4E_CITE, "FFHQ"),
+    ("e4e-cars-encode", "17faPqBce2m1AQeLCLHUVXaDfxMRU2QcV", "e4e_cars_encode.pt",
+     "e4e Encoder4Editing, Stanford Cars / LSUN Car 512 (16 styles) with its decoder", "omertov/encoder4editing", _E4E_CITE, "LSUN Car"),
+    ("restyle-psp-ffhq-encode", "1sw6I2lRIB0MpuJkpc8F5BJiSZrc0hjfE", "restyle_psp_ffhq_encode.pt",
+     "ReStyle over pSp (BackboneEncoder, 6-channel input), FFHQ 1024 with its decoder", "yuval-alaluf/restyle-encoder", _RESTYLE_CITE, "FFHQ"),
+    ("restyle-psp-cars-encode", "1zJHqHRQ8NOnVohVVCGbeYMMr6PDhRpPR", "restyle_psp_cars_encode.pt",
+     "ReStyle over pSp (BackboneEncoder), Stanford Cars 512 with its decoder", "yuval-alaluf/restyle-encoder", _RESTYLE_CITE, "LSUN Car"),
+    ("restyle-e4e-ffhq-encode", "1e2oXVeBPXMQoUoC_4TNwAWpOPpSEhE_e", "restyle_e4e_ffhq_encode.pt",
+     "ReStyle over e4e (ProgressiveBackboneEncoder, 6-channel input), FFHQ 1024 with its decoder", "yuval-alaluf/restyle-encoder", _RESTYLE_CITE, "FFHQ"),
+    ("restyle-e4e-cars-encode", "1v6Yi-Yne6JX0Pyas6XPS83IzKKUvCe8r", "restyle_e4e_cars_encode.pt",
+     "ReStyle over e4e (ProgressiveBackboneEncoder), Stanford Cars 512 with its decoder", "yuval-alaluf/restyle-encoder", _RESTYLE_CITE, "LSUN Car"),
+    ("hyperstyle-faces-w-encoder", "1M-hsL3W_cJKs77xM1mwq2e9-J0_m7rHP", "faces_w_encoder.pt",
+     "HyperStyle's W-encoder (WEncoder: one w for all 18 slots), FFHQ; pairs with HyperStyle's FFHQ hypernetwork", "yuval-alaluf/hyperstyle", _HYPER_CITE, "FFHQ"),
+    ("hyperstyle-cars-w-encoder", "1GZke8pfXMSZM9mfT-AbP1Csyddf5fas7", "cars_w_encoder.pt",
+     "HyperStyle's W-encoder, Stanford Cars 512; pairs with HyperStyle's cars hypernetwork", "yuval-alaluf/hyperstyle", _HYPER_CITE, "LSUN Car"),
+):
+    register(WeightSpec(
+        name=_name, description=_what, kind="encoder",
+        sources=(_gdrive(_id, "encoder-pt", _file),),
+        license=_ENC_LICENSE.format(repo=_repo, data=_data), citation=_cite))
+
+
 def names_of_kind(kind: Optional[str]) -> list:
     """Registered names, optionally only those of one kind (in table order)."""
     return [name for name, spec in WEIGHTS.items() if kind is None or spec.kind == kind]
