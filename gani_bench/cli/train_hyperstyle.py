@@ -29,9 +29,11 @@ from ..errors import ConfigError
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the initialisation and the data order.")
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.option("--export", "export", default=None, type=click.Path(dir_okay=False),
+              help="Also write the trained hypernetwork alone (no decoder, no optimiser state) to this file.")
 def hyperstyle(generator: str, w_encoder: str, dataset: Optional[str], synthetic: Optional[int], out_dir: str, preset: str,
                steps: Optional[int], batch_size: Optional[int], n_iters: Optional[int], lr: Optional[float],
-               optimizer: Optional[str], seed: int, device: str, no_progress: bool) -> None:
+               optimizer: Optional[str], seed: int, device: str, no_progress: bool, export: Optional[str]) -> None:
     """Train HyperStyle's hypernetwork (L2 + LPIPS-alex 0.8, Ranger 1e-4, iterations per batch)."""
     from ..checkpoints.loader import load_generator
     from ..cli.harness import setup_logging
@@ -44,10 +46,12 @@ def hyperstyle(generator: str, w_encoder: str, dataset: Optional[str], synthetic
     if synthetic is not None and synthetic < 1:
         raise ConfigError(f"--synthetic {synthetic}: give at least 1 image")
     cfg = training.preset(preset, steps=steps, batch_size=batch_size, n_iters=n_iters, lr=lr, optimizer=optimizer, seed=seed)
-    G, _ = load_generator(generator, device)
+    G, g_info = load_generator(generator, device)
     enc, info = load_encoder(w_encoder, device)
     check_encoder_generator(info, G, generator)
     images = training.make_images(G, dataset=dataset, synthetic=synthetic, seed=seed, device=device)
     final = training.train_hyperstyle(G, enc, out_dir, images=images, config=cfg, device=device, progress=not no_progress,
-                                      generator_name=generator, w_encoder_name=w_encoder)
+                                      generator_name=generator, w_encoder_name=w_encoder, domain=g_info.domain)
     click.echo(f"wrote {Path(out_dir).name}/checkpoints/{final.name}")
+    if export:
+        click.echo(f"wrote {training.export_for_inference(final, export).name}")

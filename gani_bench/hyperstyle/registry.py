@@ -31,7 +31,7 @@ class DemoHyperStyle:
         return resources.files("gani_bench.hyperstyle").joinpath("demo", self.file)
 
     def load(self, device: Device = "cpu") -> Tuple["HyperStyle", "HyperStyleInfo"]:  # noqa: F821
-        from ..generators import GENERATORS
+        from ..encoders.registry import load_named_generator
         from .loading import read_hyperstyle_file
 
         res = self.path()
@@ -40,7 +40,7 @@ class DemoHyperStyle:
                                      f"package; reinstall gani-bench or recreate it with `{self.command}`")
         with resources.as_file(res) as p:
             model, info = read_hyperstyle_file(p, device, source=self.name)
-        G, g_info = GENERATORS.get(self.generator).load(device)
+        G, g_info = load_named_generator(self.generator, device)
         model.fit(G, self.generator)
         info.generator, info.generator_info = G, g_info
         return model, info

@@ -10,7 +10,8 @@ batch. Loss = 1.0 L2 + 0.8 LPIPS(alex) + 0.1 ID (faces; MoCo for other domains).
 lr 1e-4; the released FFHQ model used batch 8 and 5 iterations. Only the hypernetwork trains.
 
 Ours: the ``fast`` preset and the small layout (:func:`config_for_generator`) for a CPU;
-ID is not applied (gani-bench's identity networks run without gradients; one warning says so);
+the ID loss is the encoders' ArcFace IR-SE50 loss, applied to face generators whose weights are
+cached (otherwise off, with one warning; the authors' MoCo loss for other domains is not shipped);
 ImageNet ResNet34 initialisation as the authors do it, through the weight registry, for the
 authors' layout only (a narrower body has no ImageNet weights).
 """
@@ -25,8 +26,11 @@ from typing import Any, Callable, Dict, Optional, Union
 import torch
 from torch import nn
 
+from ..encoders.model import pool_to
+from ..encoders.training.losses import build_identity_loss, image_losses
+from ..encoders.training.ranger import Ranger
 from ..errors import ConfigError
-from ..methods.losses import get_perceptual, per_image_mse
+from ..methods.losses import get_perceptual
 from ..registry import Registry
 from .config import authors_config, config_for_generator
 from .data import DatasetImages, SyntheticImages, TrainImages
@@ -38,8 +42,8 @@ Device = Union[str, torch.device]
 IMAGENET_WEIGHTS = "resnet34-imagenet"
 
 OPTIMIZERS: Registry[Callable[..., torch.optim.Optimizer]] = Registry("optimizer")
+OPTIMIZERS.add("ranger", lambda params, lr: Ranger(params, lr=lr))  # the authors' default
 OPTIMIZERS.add("adam", lambda params, lr: torch.optim.Adam(params, lr=lr))  # the authors' --optim_name adam
-
 
 @dataclass
 class TrainConfig:
@@ -69,13 +73,6 @@ PRESETS: Dict[str, TrainConfig] = {
 
 
 def _optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
-    if name not in OPTIMIZERS:
-        try:  # helper enc's Ranger (RAdam + Lookahead + gradient centralisation), once merged
-            from ..encoders.training.ranger import Ranger  # type: ignore[import-not-found]
-
-            OPTIMIZERS.add("ranger", lambda p, lr: Ranger(p, lr=lr))
-        except ImportError:
-            pass
     return OPTIMIZERS.get(name)(params, lr)
 
 
@@ -125,12 +122,11 @@ def build_model(G: nn.Module, cfg: TrainConfig) -> HyperStyle:
 
 
 def batch_step(model: HyperStyle, G: nn.Module, x: torch.Tensor, latents: torch.Tensor, cfg: TrainConfig,
-               perceptual: Optional[Callable], train: bool = True) -> Dict[str, float]:
+               perceptual: Optional[Callable], train: bool = True, identity: Optional[nn.Module] = None) -> Dict[str, float]:
     """One batch as the authors' ``perform_forward_on_batch``: n_iters refinements, a backward
-    per iteration (previous offsets and y_hat detached). Returns the last iteration's losses."""
+    per iteration (previous offsets and y_hat detached); losses on images pooled to the
+    hypernetwork's input size (their ``face_pool``). Returns the last iteration's losses."""
     size = model.config.input_size
-    from ..encoders.model import pool_to
-
     target = pool_to(x, size)
     with torch.no_grad():
         y_hat = pool_to(model.render(G, latents, None), size)
@@ -144,13 +140,8 @@ def batch_step(model: HyperStyle, G: nn.Module, x: torch.Tensor, latents: torch.
             step = model.offsets(x, y_hat)
             total = {k: total[k] + v if k in total else v for k, v in step.items()}
             y_hat = pool_to(model.render(G, latents, total), size)
-            l2 = per_image_mse(y_hat, target).mean()
-            loss = cfg.l2_lambda * l2
-            stats = {"l2": float(l2.detach())}
-            if perceptual is not None and cfg.lpips_lambda > 0:
-                lp = perceptual(y_hat, target).mean()
-                loss = loss + cfg.lpips_lambda * lp
-                stats["lpips"] = float(lp.detach())
+            loss, stats = image_losses(y_hat, target, l2_weight=cfg.l2_lambda, lpips=perceptual, lpips_weight=cfg.lpips_lambda,
+                                       identity=identity, id_weight=cfg.id_lambda)
             stats["loss"] = float(loss.detach())
         if train:
             loss.backward()
@@ -174,11 +165,13 @@ def _resume(path: Path, model: HyperStyle, opt: torch.optim.Optimizer, cfg: Trai
 
 def train_hyperstyle(G: nn.Module, w_encoder: Any, out_dir: Union[str, Path], *, images: TrainImages,
                      config: Optional[TrainConfig] = None, device: Device = "cpu", progress: bool = True,
-                     generator_name: str = "", w_encoder_name: str = "") -> Path:
+                     generator_name: str = "", w_encoder_name: str = "", domain: Optional[str] = None) -> Path:
     """Train (or resume) in ``out_dir``; returns the final checkpoint (authors' layout).
 
     ``w_encoder``: an encoder with ``.encode(images, generator=)`` (latents [N, num_ws, w_dim]).
     ``out_dir/checkpoints/latest.pt`` is written every ``save_every`` steps and resumed from.
+    ``domain`` (the generator's, e.g. 'faces'): the ID loss applies to faces with cached ArcFace
+    weights only; otherwise one warning says it is off.
     """
     cfg = config or TrainConfig()
     torch.manual_seed(cfg.seed)
@@ -187,8 +180,7 @@ def train_hyperstyle(G: nn.Module, w_encoder: Any, out_dir: Union[str, Path], *,
     model = build_model(G, cfg).to(device)
     notice = _initialise(model, cfg)
     perceptual = get_perceptual(cfg.perceptual if cfg.lpips_lambda > 0 else "none", device)
-    if cfg.id_lambda > 0:
-        log.warning("ID loss (weight %s) not applied: gani-bench's identity networks run without gradients; training uses L2 + LPIPS", cfg.id_lambda)
+    identity = build_identity_loss(domain or "unknown", torch.device(device)) if cfg.id_lambda > 0 else None
     opt = _optimizer(cfg.optimizer, model.hypernet.parameters(), cfg.lr)
     latest = out / "latest.pt"
     step = _resume(latest, model, opt, cfg) if latest.is_file() else 0
@@ -197,7 +189,7 @@ def train_hyperstyle(G: nn.Module, w_encoder: Any, out_dir: Union[str, Path], *,
     else:
         (log.warning if "scratch" in notice else log.info)("%s", notice)
     opts = {"lr": cfg.lr, "batch_size": cfg.batch_size, "n_iters_per_batch": cfg.n_iters, "l2_lambda": cfg.l2_lambda,
-            "lpips_lambda": cfg.lpips_lambda, "id_lambda": 0.0, "optim_name": cfg.optimizer, "max_steps": cfg.steps,
+            "lpips_lambda": cfg.lpips_lambda, "id_lambda": cfg.id_lambda if identity is not None else 0.0, "optim_name": cfg.optimizer, "max_steps": cfg.steps,
             "stylegan_weights": Path(generator_name).name, "w_encoder_checkpoint_path": Path(w_encoder_name).name}
 
     def save(path: Path) -> None:
@@ -213,7 +205,7 @@ def train_hyperstyle(G: nn.Module, w_encoder: Any, out_dir: Union[str, Path], *,
         with torch.no_grad():
             latents = w_encoder.encode(x, generator=G)
         opt.zero_grad(set_to_none=True)
-        stats = batch_step(model, G, x, latents, cfg, perceptual)
+        stats = batch_step(model, G, x, latents, cfg, perceptual, identity=identity)
         if not all(math.isfinite(v) for v in stats.values()):
             raise ConfigError(f"training diverged at step {step} (loss {stats}); lower --lr")
         opt.step()
@@ -226,6 +218,18 @@ def train_hyperstyle(G: nn.Module, w_encoder: Any, out_dir: Union[str, Path], *,
     final = out / f"iteration_{step}.pt"
     save(final)
     return final
+
+
+def export_for_inference(checkpoint: Union[str, Path], dest: Union[str, Path]) -> Path:
+    """The hypernetwork of a training checkpoint, without decoder and optimiser state (the
+    authors' layout; the generator is named in ``opts['stylegan_weights']``): what ships."""
+    from .loading import read_hyperstyle_file
+    from ..checkpoints.rosinality import read_torch_file
+
+    model, info = read_hyperstyle_file(checkpoint)
+    keep = {k: v for k, v in info.opts.items() if k != "gani_bench_hypernet"}
+    step = read_torch_file(checkpoint).get("global_step")
+    return save_hyperstyle(model, dest, opts=keep, extra={"global_step": step})
 
 
 def make_images(G: nn.Module, *, dataset: Optional[str], synthetic: Optional[int], seed: int, device: Device) -> TrainImages:
@@ -243,4 +247,4 @@ def preset(name: str, **overrides: Any) -> TrainConfig:
 
 
 __all__ = ["TrainConfig", "PRESETS", "preset", "train_hyperstyle", "batch_step", "build_model", "imagenet_init",
-           "make_images", "OPTIMIZERS"]
+           "make_images", "export_for_inference", "OPTIMIZERS"]
