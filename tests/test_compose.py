@@ -164,6 +164,17 @@ def test_encoder_without_registered_weights_and_mismatched_encoder_are_one_line(
     assert "\n" not in str(err.value)
 
 
+def test_released_encoder_not_downloaded_is_one_line_with_the_command(G, targets, tmp_path, monkeypatch):
+    monkeypatch.setenv("GANI_BENCH_HOME", str(tmp_path))  # an empty cache: nothing is downloaded here
+    for name, weights in (("e4e+pti", "e4e-ffhq-encode"), ("hyperstyle", "hyperstyle-faces-w-encoder")):
+        method = _method(name)
+        method.generator_name = "stylegan2-ffhq-1024"
+        first = name.split("+")[0].replace("hyperstyle", "w_encoder")
+        with pytest.raises(WeightsUnavailable, match=rf"^{first}: encoder weights '{weights}' are not downloaded; "
+                                                     rf"run: gani-bench weights download {weights}$"):
+            method.invert(G, targets[:1])
+
+
 def test_restyle_iterates_with_the_generator(G, targets, tmp_path):
     path = _encoder_file(tmp_path / "restyle.pt", G, kind="restyle_e4e")
     one = _method("restyle_e4e", encoder=path, n_iters=1).invert(G, targets)
