@@ -79,7 +79,6 @@ class EncoderEmbedding(EmbeddingStage):
 
     kind: ClassVar[str] = ""
     label: ClassVar[str] = "encode"
-    uses_encoder = True
     space: ClassVar[str] = "w+"
     Config = EncoderStageConfig
     # the authors' inference is already cheap at 64 px: fast = paper (ReStyle keeps its 5 iterations)

@@ -78,18 +78,16 @@ class Stage:
     def make_config(cls, preset: str = "paper", overrides: Optional[Mapping[str, Any]] = None) -> Any:
         return config_from_preset(cls, preset, overrides, owner=f"stage {cls.name!r}")
 
+    @classmethod
+    def available_for(cls, generator: str) -> Optional[str]:
+        """None if the stage runs on ``generator`` with its defaults (``--method all`` runs it), else why not."""
+        return None
+
 
 class EmbeddingStage(Stage):
     """Targets -> latents. ``label`` names its entry in ``stage_seconds`` and ``steps``."""
 
     label: ClassVar[str] = "embed"
-    #: True for encoders (a file per generator), False for optimisation
-    uses_encoder: ClassVar[bool] = False
-
-    @classmethod
-    def available_for(cls, generator: str) -> Optional[str]:
-        """None if the stage runs on ``generator`` with its defaults, else one line why not."""
-        return None
 
     def embed(self, generator: torch.nn.Module, targets: torch.Tensor, *, seeds: Sequence[int],
               timer: StageTimer) -> Embedding:
@@ -101,11 +99,6 @@ class RefinementStage(Stage):
 
     tunes_generator: ClassVar[bool] = True
     label: ClassVar[str] = "refine"
-
-    @classmethod
-    def available_for(cls, generator: str) -> Optional[str]:
-        """None if the stage runs on ``generator`` with its defaults, else one line why not."""
-        return None
 
     def refine(self, generator: torch.nn.Module, targets: torch.Tensor, embedding: Embedding, *,
                seeds: Sequence[int], timer: StageTimer) -> Refinement:
