@@ -194,7 +194,7 @@ class _Plugin(InversionMethod):
 
     name = "t_legacy_plugin"
     Config = _PluginConfig
-    presets = {"paper": {}, "fast": {}}
+    presets = {"paper": {}, "fast": {}, "fast_mse": {}}
 
     def invert(self, generator, targets, *, seed=0):
         return mean_w_result(generator, targets * self.config.scale, stage_seconds={"fit": 1e-3}, steps={"fit": 1})
@@ -203,8 +203,12 @@ class _Plugin(InversionMethod):
 METHODS.add("t_legacy_plugin", _Plugin, replace=True)
 
 
-def test_lec_has_numbers_for_encoder_methods_and_says_why_not_elsewhere(tmp_path, e4e_file):
+def test_lec_has_numbers_for_encoder_methods_and_says_why_not_elsewhere(G, tmp_path, e4e_file, monkeypatch):
+    # the module's embedded-64, named as such, so the run neither rebuilds it nor renders the demo with another
+    monkeypatch.setattr(G, "name", "embedded-64", raising=False)
+    # fast_mse: no LPIPS network to load for PTI's tuning (the test is about LEC, not the loss)
     res = api.run(methods=["e4e", "e4e+pti", "t_legacy_plugin"], limit=2, out=tmp_path / "run", metrics=["mse", "lec"],
+                  preset="fast_mse", generator=G,
                   overrides={"encoder": e4e_file, "tune_steps": 2, "scale": 0.5}, device="cpu", progress=False, report=False)
     rows = read_results(res.run_dir).set_index(["method", "image_id"])
     assert (rows["status"] == "ok").all(), rows["error"]
