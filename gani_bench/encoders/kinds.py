@@ -44,7 +44,8 @@ for _kind in (
                 "ReStyle-pSp (Alaluf et al. 2021): iterative residual codes from the 16x16 map"),
     EncoderKind("restyle_e4e", ProgressiveBackboneEncoder, ("ProgressiveBackboneEncoder",), 6, True, "output_size",
                 "ReStyle-e4e (Alaluf et al. 2021): iterative w0 + deltas from the 16x16 map"),
-    EncoderKind("w_encoder", WEncoder, ("WEncoder", "SingleStyleCodeEncoder"), 3, False, "output_size",
+    EncoderKind("w_encoder", WEncoder, ("WEncoder", "SingleStyleCodeEncoder", "BackboneEncoderUsingLastLayerIntoW"), 3, False,
+                "output_size",
                 "HyperStyle's W-encoder (Alaluf et al. 2022): one w for every slot"),
 ):
     ENCODER_KINDS.add(_kind.name, _kind)

@@ -281,6 +281,8 @@ for _name, _id, _file, _what, _repo, _cite, _data in (
      "HyperStyle's W-encoder (WEncoder: one w for all 18 slots), FFHQ; pairs with HyperStyle's FFHQ hypernetwork", "yuval-alaluf/hyperstyle", _HYPER_CITE, "FFHQ"),
     ("hyperstyle-cars-w-encoder", "1GZke8pfXMSZM9mfT-AbP1Csyddf5fas7", "cars_w_encoder.pt",
      "HyperStyle's W-encoder, Stanford Cars 512; pairs with HyperStyle's cars hypernetwork", "yuval-alaluf/hyperstyle", _HYPER_CITE, "LSUN Car"),
+    ("hyperstyle-afhqwild-w-encoder", "1MhEHGgkTpnTanIwuHYv46i6MJeet2Nlr", "afhq_wild_w_encoder.pt",
+     "HyperStyle's W-encoder, AFHQ Wild 512; pairs with HyperStyle's Wild hypernetwork", "yuval-alaluf/hyperstyle", _HYPER_CITE, "AFHQ Wild (StyleGAN2-ADA)"),
 ):
     register(WeightSpec(
         name=_name, description=_what, kind="encoder",

@@ -42,7 +42,8 @@ def train_encoder(kind: str, generator: str, out: Union[str, Path], *, synthetic
 
     entry = GENERATORS.get(generator)
     G, g_info = load_named_generator(generator, dev)
-    enc_cfg = encoder_config_for(G, kind, cfg.small_input_size)
+    # ReStyle: inference runs as many iterations as training did (more diverge; the authors use 5 and 5)
+    enc_cfg = encoder_config_for(G, kind, cfg.small_input_size).with_(n_iters=cfg.n_iters)
     if dataset is not None:
         source = ImageSource(enc_cfg.input_size, images=load_dataset_images(dataset, int(G.img_resolution), generator, dev))
     else:
