@@ -48,11 +48,19 @@ def default_encoder(kind: str, generator_name: Optional[str]) -> str:
                                  f"field encoder=NAME_OR_FILE (--set {kind}.encoder=...)")
     name = DEFAULT_ENCODERS.get(generator_name, {}).get(kind)
     if name is None:
+        shown = display_name(generator_name)
         raise WeightsUnavailable(
-            f"{kind}: no {kind} encoder is registered for generator {generator_name!r}; pass one with --set "
-            f"{kind}.encoder=FILE (authors' layout) or train one: gani-bench train {kind} --generator {generator_name} "
+            f"{kind}: no {kind} encoder is registered for generator {shown!r}; pass one with --set "
+            f"{kind}.encoder=FILE (authors' layout) or train one: gani-bench train {kind} --generator {shown} "
             f"--synthetic 2048 --out DIR")
     return name
+
+
+def display_name(generator_name: str) -> str:
+    """A registered name as it is; a checkpoint path by its file name (no machine paths in messages)."""
+    from pathlib import Path
+
+    return Path(generator_name).name if ("/" in generator_name or "\\" in generator_name) else generator_name
 
 
 def _is_missing_download(name: str) -> bool:
@@ -113,7 +121,7 @@ class EncoderEmbedding(EmbeddingStage):
 
                 raise ConfigError(f"{self.name}: encoder {name!r} is a {info.kind} encoder, not {self.kind}; "
                                   f"use it with --method {info.kind}")
-            check_encoder_generator(info, generator, self.generator_name or "the run's generator")
+            check_encoder_generator(info, generator, display_name(self.generator_name or "the run's generator"))
             self._loaded[key] = (encoder, info)
         return self._loaded[key]
 

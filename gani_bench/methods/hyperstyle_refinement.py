@@ -23,7 +23,7 @@ import torch
 from ..errors import WeightsUnavailable
 from .base import METHODS, StageTimer
 from .compose import make_composed
-from .encoder_embedding import WEncoderEmbedding
+from .encoder_embedding import WEncoderEmbedding, display_name
 from .stages import REFINEMENTS, Embedding, Refinement, RefinementStage
 
 #: generator name -> HyperStyle name for ``load_hyperstyle`` (demo: shipped; FFHQ: weight registry)
@@ -68,10 +68,11 @@ class HyperStyleRefinement(RefinementStage):
             return self.config.model
         name = DEFAULT_HYPERSTYLES.get(self.generator_name or "")
         if name is None:
+            shown = display_name(self.generator_name or "the given generator")
             raise WeightsUnavailable(
-                f"hyperstyle: no HyperStyle is registered for generator {self.generator_name!r}; pass one with --set "
+                f"hyperstyle: no HyperStyle is registered for generator {shown!r}; pass one with --set "
                 f"hyperstyle.model=FILE (authors' layout) or train one: gani-bench train hyperstyle --generator "
-                f"{self.generator_name} --w-encoder ENCODER --synthetic 1024 --out DIR")
+                f"{shown} --w-encoder ENCODER --synthetic 1024 --out DIR")
         return name
 
     def load(self, generator: torch.nn.Module, device: torch.device) -> Any:
