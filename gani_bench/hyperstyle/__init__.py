@@ -4,7 +4,7 @@ multiplicative offsets of the generator's conv weights, refined over a few itera
 Public API::
 
     from gani_bench.hyperstyle import load_hyperstyle, offsets_to_weight_deltas
-    hs, info = load_hyperstyle("hyperstyle-ffhq", w_encoder="faces-w-encoder")   # or a path / demo name
+    hs, info = load_hyperstyle("hyperstyle-ffhq", w_encoder="faces_w_encoder.pt")  # or a path / demo name
     offsets = hs.offsets(x, y_hat)                  # {param name: [N, out, in, k, k]}
     images, offsets, history = hs.invert(G, targets, latents, n_iters=5)
     deltas = offsets_to_weight_deltas(G, offsets)   # per image, additive (InversionResult.weight_deltas)
