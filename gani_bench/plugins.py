@@ -37,4 +37,7 @@ def load_plugins() -> None:
         _import_submodules(package_name)
     for entry_point in metadata.entry_points(group="gani_bench.plugins"):
         entry_point.load()
+    from .methods.compose import register_curated
+
+    register_curated()  # the curated EMBEDDING+REFINEMENT methods, once every stage is registered
     _loaded = True

@@ -16,12 +16,35 @@ from ..methods.base import METHODS
 from ..plugins import load_plugins
 
 
+def config_defaults(config_cls: type) -> Dict[str, Any]:
+    """Field -> default; a composed method's nested stage configs show as ``stage.field``."""
+    out: Dict[str, Any] = {}
+    defaults = config_cls()
+    for f in dataclasses.fields(config_cls):
+        value = getattr(defaults, f.name)
+        if dataclasses.is_dataclass(value):
+            out.update({f"{f.name}.{k}": v for k, v in config_defaults(type(value)).items()})
+        else:
+            out[f.name] = value
+    return out
+
+
+def stage_descriptions() -> Dict[str, List[Dict[str, Any]]]:
+    """``{"embeddings": [...], "refinements": [...]}``: name, summary, source, fields per stage."""
+    from ..methods.stages import EMBEDDINGS, REFINEMENTS
+
+    load_plugins()
+    return {kind: [{"name": n, "summary": c.summary, "source": c.source, "fields": config_defaults(c.Config)}
+                   for n, c in registry.items()]
+            for kind, registry in (("embeddings", EMBEDDINGS), ("refinements", REFINEMENTS))}
+
+
 def method_descriptions() -> List[Dict[str, Any]]:
     """One record per registered method: name, summary, source, fields (name -> default), presets."""
     load_plugins()
     records = []
     for name, cls in METHODS.items():
-        fields = {f.name: getattr(cls.Config(), f.name) for f in dataclasses.fields(cls.Config)}
+        fields = config_defaults(cls.Config)
         records.append(
             {
                 "name": name,
@@ -62,3 +85,17 @@ def list_methods(brief: bool) -> None:
         for preset, overrides in record["presets"].items():
             click.echo(f"    {preset}: {_format_overrides(overrides)}")
         click.echo("")
+    _list_stages(brief)
+
+
+def _list_stages(brief: bool) -> None:
+    """The stages any EMBEDDING+REFINEMENT name combines (docs/methods.md, "Composition")."""
+    stages = stage_descriptions()
+    click.echo("Stages: any embedding combines with any refinement as --method EMBEDDING+REFINEMENT "
+               "(e.g. e4e+pti); --set STAGE.FIELD=VALUE sets one stage's field")
+    for kind in ("embeddings", "refinements"):
+        click.echo(f"  {kind}:")
+        for record in stages[kind]:
+            click.echo(f"    {record['name']}: {record['summary']}")
+            if not brief:
+                click.echo(f"      fields: {', '.join(record['fields']) or '(none)'}")

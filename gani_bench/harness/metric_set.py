@@ -57,6 +57,8 @@ class MetricSet:
         #: metric name -> weight names missing when it was found unavailable (for the summary line)
         self._missing_weights: Dict[str, List[str]] = {}
         self.requested: List[str] = list(names if names is not None else METRICS.names())
+        #: metric -> {method: reason} where an edit metric cannot run for that method (LEC without an encoder)
+        self.partial: Dict[str, Dict[str, str]] = {}
         for name in self.requested:
             cls = METRICS.get(name)
             reason = fetch_metric_weights(cls, progress=progress) if fetch else None
@@ -99,6 +101,11 @@ class MetricSet:
         self.image = [(n, m) for n, m in self.image if n != name]
         self.edit = [(n, m) for n, m in self.edit if n != name]
 
+    def partial_note(self, name: str) -> str:
+        """One line: which methods a metric has no values for, and why (the first reason)."""
+        per = self.partial[name]
+        return f"not computed for {', '.join(per)}: {next(iter(per.values()))}"
+
     def compute_image(self, pred: torch.Tensor, target: torch.Tensor,
                       only: Optional[Sequence[str]] = None) -> List[Dict[str, float]]:
         """Image metrics of each (pred, target) pair, scored as saved (uint8) and one image at a time."""
@@ -115,11 +122,16 @@ class MetricSet:
                 self._spread(col, values[i : i + 1])
         return values
 
-    def compute(self, pred: torch.Tensor, target: torch.Tensor, ctx_factory: Callable[[], EditContext]) -> List[Dict[str, float]]:
+    def compute(self, pred: torch.Tensor, target: torch.Tensor, ctx_factory: Callable[[], EditContext],
+                method: Optional[str] = None) -> List[Dict[str, float]]:
         values = self.compute_image(pred, target)
         if self.edit:
             ctx = ctx_factory()
             for name, metric in list(self.edit):
+                why = getattr(metric, "unavailable_for", None)
+                reason = why(ctx) if callable(why) and method is not None else None
+                if reason is not None:
+                    self.partial.setdefault(name, {})[method] = reason
                 self._spread(self._guard(name, lambda: metric.compute_edit(ctx)), values)
         return values
 

@@ -38,8 +38,9 @@ from .outputs import base_ref, render_edits, save_deltas
 from .provenance import config_hash, device_name, git_commit, package_versions
 from .run_dir import RUN_FILE, check_run_dir, clear_results, default_run_dir, write_run_record
 from .devices import apply_threads, threads_notice
-from .selection import (FAST_METRICS, PLUGINS_ENV, RunConfig, RunResult, check_preset, import_extra_plugins,
-                        request_record, resolve_methods, resolve_metrics, split_overrides, validate_request)
+from .selection import (FAST_METRICS, PLUGINS_ENV, RunConfig, RunResult, check_preset, generator_hint,
+                        import_extra_plugins, request_record, resolve_methods, resolve_metrics, split_overrides,
+                        validate_request)
 from .store import ResultRow, ResultStore, finished_images
 
 __all__ = ["RunConfig", "RunResult", "run", "clear_results", "resolve_methods", "resolve_metrics",
@@ -66,7 +67,7 @@ def run(cfg: RunConfig) -> RunResult:
     validate_request(cfg)
     load_plugins()
     import_extra_plugins()
-    method_names = resolve_methods(cfg.methods)
+    method_names = resolve_methods(cfg.methods, generator_hint(cfg.generator, cfg.dataset))
     preset = cfg.preset or ("fast" if cfg.dataset == DEFAULT_DATASET else "paper")
     check_preset(preset, method_names)
     per_method = split_overrides(cfg.overrides, method_names)
@@ -172,6 +173,8 @@ def _run(cfg: RunConfig, info: distributed.DistInfo, device: torch.device, metho
             log.info("%d image(s) adjusted on load (e.g. %s: %s); each is listed in the report", len(ctx.notices), *first)
         for name, reason in metrics.unavailable.items():
             ctx.store.set_meta(f"unavailable:{name}", reason)
+        for name in metrics.partial:
+            ctx.store.set_meta(f"partial:{name}", metrics.partial_note(name))
         ctx.store.close()
 
     distributed.barrier(info)
@@ -221,8 +224,10 @@ def _run_method(ctx: _Ctx, m: str, config: Any) -> Dict[str, int]:
 
     from tqdm import tqdm
 
+    method = METHODS.get(m)(config)
+    method.generator_name = ctx.gen_name  # stages that pick files per generator (encoders) read it
     st = _MethodState(
-        name=m, method=METHODS.get(m)(config), config_hash=config_hash({"method": m, "config": cfg_dict}),
+        name=m, method=method, config_hash=config_hash({"method": m, "config": cfg_dict}),
         config_json=json.dumps(cfg_dict, sort_keys=True, default=str),
         grid_ids={e.image_id for e in ds.entries[:GRID_EDIT_IMAGES]},
         bar=tqdm(total=len(mine), desc=m, position=info.rank, leave=True, disable=not cfg.progress, dynamic_ncols=True),
@@ -286,10 +291,10 @@ def _process_batch(ctx: _Ctx, st: _MethodState, batch: List[Any], t_start: float
 
     def edit_ctx() -> EditContext:
         return EditContext(generator=ctx.G, latents=result.latents.detach(), weight_deltas=result.weight_deltas,
-                           targets=targets, edits=ctx.edits, seed=cfg.seed)
+                           targets=targets, edits=ctx.edits, seed=cfg.seed, encoder=getattr(result, "encoder", None))
 
     t_metrics = time.perf_counter()
-    values = ctx.metrics.compute(recon, targets, edit_ctx)
+    values = ctx.metrics.compute(recon, targets, edit_ctx, method=m)
     metric_seconds = (time.perf_counter() - t_metrics) / len(batch)
     stage = dict(result.stage_seconds) or {"total": method_wall / len(batch)}
     for i, sample in enumerate(batch):

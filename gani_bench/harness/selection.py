@@ -109,7 +109,34 @@ def import_extra_plugins() -> None:
             raise ConfigError(f"${PLUGINS_ENV} names module {name!r} which cannot be imported ({exc}); fix the name or PYTHONPATH") from None
 
 
-def resolve_methods(methods: Union[str, Sequence[str]]) -> List[str]:
+def generator_hint(generator: Any, dataset: str) -> Optional[str]:
+    """The run's generator name before anything is loaded: the one given, else the dataset's."""
+    if isinstance(generator, (str, Path)):
+        return str(generator)
+    if generator is not None:
+        return getattr(generator, "name", None)
+    from ..errors import GaniBenchError
+    from .datasets import get_manifest
+
+    try:
+        return get_manifest(dataset).generator
+    except GaniBenchError:
+        return None
+
+
+def _in_all(name: str, generator: Optional[str]) -> bool:
+    """``all`` leaves out methods that say they cannot run on this generator (an encoder method
+    for a generator with no registered encoder of its kind); naming them explicitly still works."""
+    available_for = getattr(METHODS.get(name), "available_for", None)
+    reason = available_for(generator) if callable(available_for) and generator is not None else None
+    if reason is not None:
+        log.info("--method all: %s left out (%s)", name, reason)
+    return reason is None
+
+
+def resolve_methods(methods: Union[str, Sequence[str]], generator: Optional[str] = None) -> List[str]:
+    """Method names of a ``--method`` value; ``all`` = every registered method that can run on
+    ``generator`` (plain methods and the curated combinations, docs/methods.md)."""
     items = [methods] if isinstance(methods, str) else list(methods)
     names: List[str] = []
     for item in items:
@@ -117,7 +144,7 @@ def resolve_methods(methods: Union[str, Sequence[str]]) -> List[str]:
             if not part:
                 continue
             if part == "all":
-                names.extend(n for n in METHODS.names() if n not in names)
+                names.extend(n for n in METHODS.names() if n not in names and _in_all(n, generator))
             else:
                 METHODS.get(part)  # one-line error listing the valid names
                 if part not in names:
@@ -146,8 +173,22 @@ def _set(key: str) -> str:
     return f"--set {key}" if is_cli() else f"overrides[{key!r}]"
 
 
+def _accepts(method: str, key: str) -> bool:
+    """Whether method ``method`` takes ``--set key=...`` (its ``accepts``; plain dataclass fields else)."""
+    cls = METHODS.get(method)
+    accepts = getattr(cls, "accepts", None)
+    if callable(accepts):
+        return bool(accepts(key))
+    return key in {f.name for f in dataclasses.fields(cls.Config)}
+
+
 def split_overrides(overrides: Union[Mapping[str, Any], Sequence[str]], methods: Sequence[str]) -> Dict[str, Dict[str, Any]]:
-    """``key=value`` applies to every selected method that has the field; ``method.key=value`` to one."""
+    """``key=value`` applies to every selected method that has the field; ``method.key=value`` to one.
+
+    A composed method (``e4e+pti``) also takes ``stage.key=value``: ``pti.tune_steps=10`` goes to
+    the method ``pti`` and to the ``pti`` stage of every composed method in the run
+    (docs/methods.md, "Composition").
+    """
     if isinstance(overrides, Mapping):
         pairs = list(overrides.items())
     else:
@@ -160,12 +201,17 @@ def split_overrides(overrides: Union[Mapping[str, Any], Sequence[str]], methods:
     per: Dict[str, Dict[str, Any]] = {m: {} for m in methods}
     for key, value in pairs:
         head, _, tail = key.partition(".")
-        if tail and head in METHODS:
-            if head not in per:
+        if tail:
+            staged = [m for m in methods if m != head and _accepts(m, key)]
+            if head in per or staged:
+                if head in per:
+                    per[head][tail] = value
+                for m in staged:
+                    per[m][key] = value
+                continue
+            if head in METHODS:
                 raise ConfigError(f"{_set(key)}: method {head!r} is not part of this run ({', '.join(methods)})")
-            per[head][tail] = value
-            continue
-        takers = [m for m in methods if key in {f.name for f in dataclasses.fields(METHODS.get(m).Config)}]
+        takers = [m for m in methods if _accepts(m, key)]
         if not takers:
             raise ConfigError(f"{_set(key)}: none of the selected methods ({', '.join(methods)}) has a field {key!r}")
         for m in takers:

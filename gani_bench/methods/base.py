@@ -42,6 +42,8 @@ class InversionResult:
     steps: List[Dict[str, int]] = field(default_factory=list)
     #: noise buffers used for the reconstruction (name -> [N, ...]) if the method optimised them
     noise: Optional[Dict[str, torch.Tensor]] = None
+    #: the encoder behind the latents (images -> latents), for LEC; None for optimisation methods
+    encoder: Optional[Any] = None
 
     @property
     def total_seconds(self) -> float:
@@ -92,17 +94,18 @@ class InversionMethod:
 
     def __init__(self, config: Any = None) -> None:
         self.config = config if config is not None else self.Config()
+        #: the run's generator name (registered name or file), set by the runner; None in bare API use
+        self.generator_name: Optional[str] = None
+
+    @classmethod
+    def accepts(cls, key: str) -> bool:
+        """Whether ``--set key=value`` can go to this method (a field of its ``Config``)."""
+        return key in {f.name for f in dataclasses.fields(cls.Config)}
 
     @classmethod
     def make_config(cls, preset: str = "paper", overrides: Optional[Mapping[str, Any]] = None) -> Any:
         """Build ``Config`` from a preset plus ``key=value`` overrides (strings are parsed)."""
-        if preset not in cls.presets:
-            raise ConfigError(
-                f"method {cls.name!r} has no preset {preset!r}; valid presets: {', '.join(cls.presets)}"
-            )
-        values: Dict[str, Any] = dict(cls.presets[preset])
-        values.update(overrides or {})
-        return build_config(cls.Config, values, owner=f"method {cls.name!r}")
+        return config_from_preset(cls, preset, overrides, owner=f"method {cls.name!r}")
 
     def invert(
         self,
@@ -154,6 +157,18 @@ def _parse_value(text: str, like: Any) -> Any:
     return text
 
 
+def config_from_preset(cls: Any, preset: str, overrides: Optional[Mapping[str, Any]], *, owner: str) -> Any:
+    """``cls.Config`` from ``cls.presets[preset]`` plus overrides; one line for an unknown preset.
+
+    Shared by methods and stages (``methods/stages.py``), whose presets work the same way.
+    """
+    if preset not in cls.presets:
+        raise ConfigError(f"{owner} has no preset {preset!r}; valid presets: {', '.join(cls.presets)}")
+    values: Dict[str, Any] = dict(cls.presets[preset])
+    values.update(overrides or {})
+    return build_config(cls.Config, values, owner=owner)
+
+
 def build_config(config_cls: type, values: Mapping[str, Any], *, owner: str) -> Any:
     """Instantiate a dataclass config, refusing unknown keys and ill-typed values in one line."""
     fields = {f.name: f for f in dataclasses.fields(config_cls)}
@@ -173,4 +188,37 @@ def config_to_dict(config: Any) -> Dict[str, Any]:
     return dataclasses.asdict(config)
 
 
-METHODS: Registry[type] = Registry("method")
+class MethodRegistry(Registry[type]):
+    """:data:`METHODS`: registered methods, plus any ``EMBEDDING+REFINEMENT`` name composed on demand.
+
+    Only the registered names are listed (and make up ``--method all``); a composed name such as
+    ``restyle_e4e+gani`` is built from the stage registries the first time it is asked for, so
+    every pairing works without registering each one (``methods/compose.py``).
+    """
+
+    def registered(self, name: str) -> Optional[type]:
+        """The class registered under ``name`` (no composition), or None."""
+        return self._items.get(name)
+
+    def get(self, name: str) -> type:
+        if name not in self._items and isinstance(name, str) and "+" in name:
+            from .compose import composed_method
+
+            return composed_method(name)
+        return super().get(name)
+
+    def __contains__(self, name: object) -> bool:
+        if super().__contains__(name):
+            return True
+        if not (isinstance(name, str) and "+" in name):
+            return False
+        from ..errors import GaniBenchError
+
+        try:
+            self.get(name)
+        except GaniBenchError:
+            return False
+        return True
+
+
+METHODS: MethodRegistry = MethodRegistry("method")

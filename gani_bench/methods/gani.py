@@ -26,12 +26,14 @@ from typing import Dict, List, Tuple
 import torch
 
 from ..errors import ConfigError
-from .base import METHODS, InversionMethod, StageTimer, standard_presets
+from .base import METHODS, StageTimer, standard_presets
 from .gani_gmm import FEATURES, GradientModificationModules, layer_features
 from .losses import get_perceptual, reconstruction_loss
+from .projection import PivotConfig
 from .pti import FAST as PTI_FAST
-from .pti import MSE_ONLY, TuningConfig
-from .tuning import PivotTuningMethod, TuneOutcome
+from .pti import MSE_ONLY, TuningFields
+from .stages import REFINEMENTS, restrict_presets
+from .tuning import PivotTuningMethod, TuneOutcome, TuningRefinement
 
 
 def select_layers(generator: torch.nn.Module, layer_set: str, with_bias: bool) -> List[str]:
@@ -45,7 +47,9 @@ def select_layers(generator: torch.nn.Module, layer_set: str, with_bias: bool) -
 
 
 @dataclass
-class GaNIConfig(TuningConfig):
+class GaNIRefineConfig(TuningFields):
+    """The ``gani`` refinement stage's fields (everything of GaNI but the pivot)."""
+
     #: ``functional.LAYER_SETS``: 'conv_and_torgb_weights' (default), 'medium_fine', 'all_synthesis'
     layers: str = "conv_and_torgb_weights"
     with_bias: bool = False
@@ -61,6 +65,11 @@ class GaNIConfig(TuningConfig):
     tune_lr: float = 1e-2
     #: weight of PTI's locality regulariser in the GMM training loss (0 = off)
     locality_weight: float = 1.0
+
+
+@dataclass
+class GaNIConfig(GaNIRefineConfig, PivotConfig):
+    """Plain GaNI: pivot fields first, then the refinement's (the field order of earlier versions)."""
 
 
 #: named config overrides for the ablation table (``gani-bench run ... --set`` sweeps them)
@@ -81,17 +90,22 @@ def ablation_configs(preset: str = "paper") -> Dict[str, "GaNIConfig"]:
     return {name: GaNI.make_config(preset, overrides) for name, overrides in ABLATIONS.items()}
 
 
-@METHODS.register("gani")
-class GaNI(PivotTuningMethod, InversionMethod):
+_SOURCE = (
+    "Sheffi, Rotman, Wolf 2023 (GaNI, arXiv abstract only); architecture and defaults are "
+    "gani-bench's reading (README: GaNI provenance)"
+)
+_PRESETS = standard_presets(fast={**PTI_FAST, "tune_lr": 3e-2, "hidden": 4}, mse_only=MSE_ONLY)
+
+
+@REFINEMENTS.register("gani")
+class GaNIRefinement(TuningRefinement):
+    """GaNI's GMM training from any embedding's latents (``e4e+gani``)."""
+
     name = "gani"
-    summary = "GaNI: W pivot, then one-shot trained Gradient Modification Modules update the weights"
-    source = (
-        "Sheffi, Rotman, Wolf 2023 (GaNI, arXiv abstract only); architecture and defaults are "
-        "gani-bench's reading (README: GaNI provenance)"
-    )
-    Config = GaNIConfig
-    presets = standard_presets(fast={**PTI_FAST, "tune_lr": 3e-2, "hidden": 4}, mse_only=MSE_ONLY)
-    tunes_generator = True
+    summary = "GaNI's Gradient Modification Modules, trained one-shot on the image at the given latents"
+    source = _SOURCE
+    Config = GaNIRefineConfig
+    presets = restrict_presets(_PRESETS, GaNIRefineConfig)
 
     def _check(self) -> None:
         for name in self.config.features:
@@ -105,7 +119,7 @@ class GaNI(PivotTuningMethod, InversionMethod):
         """g_l = dL/dtheta_l at the original weights and the pivot (one forward/backward)."""
         from ..stylegan2.functional import synthesize
 
-        config: GaNIConfig = self.config
+        config: GaNIRefineConfig = self.config
         params = dict(generator.named_parameters())
         zeros = {n: torch.zeros_like(params[n], requires_grad=True) for n in names}
         images = synthesize(generator, pivot, zeros, noise_mode="const")
@@ -122,7 +136,7 @@ class GaNI(PivotTuningMethod, InversionMethod):
     def build_gmms(
         self, generator: torch.nn.Module, grads: Dict[str, torch.Tensor]
     ) -> GradientModificationModules:
-        config: GaNIConfig = self.config
+        config: GaNIRefineConfig = self.config
         params = dict(generator.named_parameters())
         weights = {n: params[n].detach() for n in grads}
         feats = {n: layer_features(grads[n], weights[n], config.features) for n in grads}
@@ -143,7 +157,7 @@ class GaNI(PivotTuningMethod, InversionMethod):
         rng: torch.Generator,
         timer: StageTimer,
     ) -> TuneOutcome:
-        config: GaNIConfig = self.config
+        config: GaNIRefineConfig = self.config
         self._check()
         names = select_layers(generator, config.layers, config.with_bias)
         with timer.stage("gradient"):
@@ -166,3 +180,22 @@ class GaNI(PivotTuningMethod, InversionMethod):
 
 def pivot_device(generator: torch.nn.Module) -> torch.device:
     return next(generator.parameters()).device
+
+
+@METHODS.register("gani")
+class GaNI(PivotTuningMethod):
+    name = "gani"
+    summary = "GaNI: W pivot, then one-shot trained Gradient Modification Modules update the weights"
+    source = _SOURCE
+    Config = GaNIConfig
+    presets = _PRESETS
+    tunes_generator = True
+    refinement = GaNIRefinement
+
+    # the refinement's steps, reachable on the method as before (tests, notebooks)
+    def layer_gradients(self, generator: torch.nn.Module, pivot: torch.Tensor, target: torch.Tensor,
+                        names: List[str]) -> Dict[str, torch.Tensor]:
+        return self.refinement_stage().layer_gradients(generator, pivot, target, names)
+
+    def build_gmms(self, generator: torch.nn.Module, grads: Dict[str, torch.Tensor]) -> GradientModificationModules:
+        return self.refinement_stage().build_gmms(generator, grads)

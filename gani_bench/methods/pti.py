@@ -15,14 +15,15 @@ from dataclasses import dataclass
 
 import torch
 
-from .base import METHODS, InversionMethod, StageTimer, standard_presets
+from .base import METHODS, StageTimer, standard_presets
 from .losses import LocalityConfig
 from .projection import PivotConfig
-from .tuning import PivotTuningMethod, TuneOutcome, TuneSettings
+from .stages import REFINEMENTS, restrict_presets
+from .tuning import PivotTuningMethod, TuneOutcome, TuneSettings, TuningRefinement
 
 
 @dataclass
-class TuningConfig(PivotConfig):
+class TuningFields:
     """Tuning-loss fields shared by PTI and GaNI (PTI's ``calc_loss`` and ``Space_Regulizer``)."""
 
     tune_steps: int = 350
@@ -58,7 +59,15 @@ class TuningConfig(PivotConfig):
 
 
 @dataclass
-class PTIConfig(TuningConfig):
+class TuningConfig(TuningFields, PivotConfig):
+    """Pivot + tuning fields (flat): the config layout of plain PTI and GaNI before refinement
+    stages existed; kept for code that builds on it."""
+
+
+@dataclass
+class PTIRefineConfig(TuningFields):
+    """The ``pti`` refinement stage's fields (everything of PTI but the pivot)."""
+
     tune_lr: float = 3e-4
     #: what is tuned (``functional.LAYER_SETS``); PTI optimises ``G.parameters()``, of which only
     #: the synthesis parameters receive gradients at a fixed pivot
@@ -67,20 +76,30 @@ class PTIConfig(TuningConfig):
     locality: bool = False
 
 
+@dataclass
+class PTIConfig(PTIRefineConfig, PivotConfig):
+    """Plain PTI: pivot fields first, then the refinement's (the field order of earlier versions)."""
+
+
 #: CPU demo / CI: short pivot and tuning (the 64 px embedded generator)
 FAST = {"pivot_steps": 40, "tune_steps": 40, "tune_lr": 3e-3}
 #: no LPIPS weights needed: MSE-only pivot and tuning (tests, machines without the backbones)
 MSE_ONLY = {"pivot_perceptual": "none", "pivot_mse_weight": 1.0, "perceptual": "none"}
 
 
-@METHODS.register("pti")
-class PTI(PivotTuningMethod, InversionMethod):
+_SOURCE = "Roich et al. 2021 (arXiv 2106.05744); defaults from github.com/danielroich/PTI configs/hyperparameters.py"
+_PRESETS = standard_presets(fast=FAST, mse_only=MSE_ONLY)
+
+
+@REFINEMENTS.register("pti")
+class PTIRefinement(TuningRefinement):
+    """PTI's tuning from any embedding's latents (``e4e+pti``: GANInverter's ``--refine_mode pti``)."""
+
     name = "pti"
-    summary = "Pivotal Tuning: W pivot, then tune all synthesis weights on the image"
-    source = "Roich et al. 2021 (arXiv 2106.05744); defaults from github.com/danielroich/PTI configs/hyperparameters.py"
-    Config = PTIConfig
-    presets = standard_presets(fast=FAST, mse_only=MSE_ONLY)
-    tunes_generator = True
+    summary = "PTI's tuning: all synthesis weights tuned on the image at the given latents"
+    source = _SOURCE
+    Config = PTIRefineConfig
+    presets = restrict_presets(_PRESETS, PTIRefineConfig)
 
     def tune_one(
         self,
@@ -105,3 +124,14 @@ class PTI(PivotTuningMethod, InversionMethod):
                 make_deltas=lambda: deltas,
                 locality_weight=1.0 if config.locality else 0.0,
             )
+
+
+@METHODS.register("pti")
+class PTI(PivotTuningMethod):
+    name = "pti"
+    summary = "Pivotal Tuning: W pivot, then tune all synthesis weights on the image"
+    source = _SOURCE
+    Config = PTIConfig
+    presets = _PRESETS
+    tunes_generator = True
+    refinement = PTIRefinement

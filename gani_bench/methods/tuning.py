@@ -1,4 +1,4 @@
-"""The per-image generator-tuning loop shared by PTI and GaNI.
+"""The per-image generator-tuning loop shared by PTI and GaNI, as a refinement stage.
 
 Both methods fix a pivot latent and optimise something that produces weight *deltas* for the
 synthesis network: PTI optimises the deltas themselves, GaNI the parameters of its Gradient
@@ -14,14 +14,17 @@ one-at-a-time calls.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, ClassVar, Dict, List, Optional, Sequence, Tuple
 
 import torch
 
+from .compose import StagedMethod
 from .losses import LocalityConfig, Perceptual, get_perceptual, locality_latents, locality_loss, reconstruction_loss
+from .stages import RefinementStage
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .base import InversionResult, StageTimer
+    from .base import StageTimer
+    from .stages import Embedding, EmbeddingStage, Refinement
 
 Deltas = Dict[str, torch.Tensor]
 
@@ -111,11 +114,12 @@ def locality_rng(seed: int, device: torch.device) -> torch.Generator:
     return torch.Generator(device=device).manual_seed(int(seed) + 1_000_003)
 
 
-class PivotTuningMethod:
-    """Mixin holding the batch skeleton of PTI-like methods: pivot, then per-image tuning.
+class TuningRefinement(RefinementStage):
+    """Refinement skeleton of PTI-like stages: per-image tuning of weight deltas from the latents.
 
-    Subclasses (also subclasses of ``InversionMethod``) implement ``tune_one`` and return a
-    :class:`TuneOutcome`; extra per-image stage timings go into ``timer``.
+    Subclasses implement ``tune_one`` and return a :class:`TuneOutcome`; their per-image stage
+    timings go into ``timer`` (PTI: ``tune``; GaNI: ``gradient`` and ``tune``). The latents come
+    from any embedding (``methods/stages.py``): W for the papers' pivot, W+ from an encoder.
     """
 
     def tune_one(
@@ -157,39 +161,45 @@ class PivotTuningMethod:
             rng=rng,
         )
 
-    def invert(self, generator: torch.nn.Module, targets: torch.Tensor, *, seed: int = 0) -> "InversionResult":
+    def refine(self, generator: torch.nn.Module, targets: torch.Tensor, embedding: "Embedding", *,
+               seeds: Sequence[int], timer: "StageTimer") -> "Refinement":
         from ..stylegan2.functional import synthesize
-        from .base import InversionResult, StageTimer
-        from .projection import project
+        from .stages import Refinement
 
-        config = self.config
-        n = targets.shape[0]
-        seeds = [seed + i for i in range(n)]
-        timer = StageTimer(targets.device)
-        pivot = project(
-            generator, targets, space="w", settings=config.pivot_settings(), seeds=seeds, timer=timer, stage="pivot"
-        )
+        latents = embedding.latents
         outcomes: List[TuneOutcome] = []
-        for i in range(n):
+        for i in range(targets.shape[0]):
             outcomes.append(
-                self.tune_one(
-                    generator,
-                    pivot.latents[i : i + 1],
-                    targets[i : i + 1],
-                    locality_rng(seeds[i], targets.device),
-                    timer,
-                )
+                self.tune_one(generator, latents[i : i + 1], targets[i : i + 1], locality_rng(seeds[i], targets.device), timer)
             )
         with torch.no_grad():
             recon = torch.cat(
-                [synthesize(generator, pivot.latents[i : i + 1], o.deltas, noise_mode="const") for i, o in enumerate(outcomes)]
+                [synthesize(generator, latents[i : i + 1], o.deltas, noise_mode="const") for i, o in enumerate(outcomes)]
             )
-        return InversionResult(
-            latents=pivot.latents,
-            latent_space="w",
+        return Refinement(
             reconstruction=recon,
             weight_deltas=[o.deltas for o in outcomes],
-            stage_seconds=timer.per_image(n),
-            loss_curves=[pivot.loss_curves[i] + o.loss_curve for i, o in enumerate(outcomes)],
-            steps=[{"pivot": config.pivot_steps, "tune": o.steps} for o in outcomes],
+            loss_curves=[o.loss_curve for o in outcomes],
+            steps=[{"tune": o.steps} for o in outcomes],
         )
+
+
+class PivotTuningMethod(StagedMethod):
+    """A paper's pivot-tuning method with one flat ``Config``: the ``sg2_w`` pivot (its ``pivot_*``
+    fields, labelled ``pivot``) followed by the ``refinement`` stage (the other fields).
+
+    Plain ``pti`` and ``gani`` are this; ``sg2_w+pti`` with the same projection settings gives
+    the same result (tests/test_compose.py), only with the stage labelled ``project``.
+    """
+
+    refinement: ClassVar[type] = TuningRefinement
+
+    def refinement_stage(self) -> TuningRefinement:
+        from .stages import stage_config
+
+        return self.refinement(stage_config(self.config, self.refinement.Config))
+
+    def stages(self) -> Tuple["EmbeddingStage", Optional[RefinementStage]]:
+        from .projection_embedding import pivot_embedding
+
+        return pivot_embedding(self.config), self.refinement_stage()

@@ -271,7 +271,12 @@ def unavailable_metrics(run_dirs: Sequence[Path | str]) -> Dict[str, str]:
     """
     out: Dict[str, str] = {}
     for d in run_dirs:
-        reasons = {k.split(":", 1)[1]: str(v) for k, v in read_meta(Path(d)).items() if k.startswith("unavailable:")}
+        meta = read_meta(Path(d))
+        # computed for some methods only (LEC needs an encoder): the run recorded which and why
+        for key, value in meta.items():
+            if key.startswith("partial:"):
+                out.setdefault(key.split(":", 1)[1], str(value))
+        reasons = {k.split(":", 1)[1]: str(v) for k, v in meta.items() if k.startswith("unavailable:")}
         if not reasons:
             continue
         rows = read_results(Path(d))
