@@ -89,12 +89,13 @@ def descent_reference(tmp_path_factory):
 def test_update_writes_the_table_and_an_unchanged_config_passes_at_another_thread_count(descent_reference, tmp_path):
     table = pd.read_csv(descent_reference / "reference.csv")
     assert sorted(table["metric"]) == ["mse", "psnr"] and (table["n"] == 2).all()
+    before = torch.get_num_threads()
     torch.set_num_threads(2)  # the machine's setting must not reach the check's run
     try:
         DescentMethod.threads_seen.clear()
         same = run_check(reference_dir=descent_reference, out=tmp_path / "run")
     finally:
-        torch.set_num_threads(1)
+        torch.set_num_threads(before)
     assert same.passed and set(same.rows["status"]) == {"ok"} and set(DescentMethod.threads_seen) == {1}
 
 
@@ -192,11 +193,12 @@ def test_committed_reference_is_consistent_and_its_margins_hold():
 def test_shipped_reference_passes_at_two_threads_and_fails_with_a_recorded_worse_config(tmp_path):
     """The real thing, as CI runs it: the shipped reference passes whatever the machine's thread count,
     and one of the recorded worse configurations (the wrong learning rate) fails it."""
+    before = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
         same = run_check(out=tmp_path / "run")
     finally:
-        torch.set_num_threads(1)
+        torch.set_num_threads(before)
     assert same.passed, same.rows.to_string()
     overrides = json.loads((REFERENCE_DIR / "tolerances.json").read_text())["measured_regressions"]["overrides"]["wrong_lr"]
     worse = run_check(out=tmp_path / "run", overrides=overrides)

@@ -49,6 +49,7 @@ def test_cli_refuses_an_existing_run_without_resume(tmp_path, capsys):
             "--lpips-weight", "0", "--out", str(tmp_path / "r"), "--quiet"]
     main(args)
     assert (tmp_path / "r" / "encoder.pt").is_file()
+    capsys.readouterr()  # the first run's own output (e.g. the one "ID loss off" warning)
     with pytest.raises(SystemExit):
         main(args)
     err = capsys.readouterr().err.strip().splitlines()

@@ -60,9 +60,18 @@ def test_pti_reduces_mse_vs_pivot_and_leaves_G_alone(G, photos):
 
 def test_pti_batch_equals_one_at_a_time(G, photos):
     method = PTI(PTI.make_config("mse", {**TINY, "pivot_steps": 5, "tune_steps": 4}))
-    batch = method.invert(G, photos, seed=3)
-    first = method.invert(G, photos[:1], seed=3)
-    second = method.invert(G, photos[1:], seed=4)  # image i of a batch uses seed + i
+    # The tolerances below were measured at 2 CPU threads (CI's count). The rounding gap between a
+    # batch and a single image depends on how the kernels split the work: at 1 thread the largest
+    # reconstruction gap after these 9 Adam steps is 1.8e-3 (28 of 12,288 values above 1e-3), so
+    # the test fixes its thread count rather than inherit the process's.
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        batch = method.invert(G, photos, seed=3)
+        first = method.invert(G, photos[:1], seed=3)
+        second = method.invert(G, photos[1:], seed=4)  # image i of a batch uses seed + i
+    finally:
+        torch.set_num_threads(before)
     for i, single in enumerate([first, second]):
         # tolerance: the batched pivot differs from the single one by float rounding only
         torch.testing.assert_close(batch.latents[i : i + 1], single.latents, atol=5e-3, rtol=1e-3)

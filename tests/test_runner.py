@@ -256,3 +256,14 @@ def test_same_config_with_tuple_fields_resumes_after_its_json_round_trip(tmp_pat
     changed = {**record, "methods": {"gani": {"config": {"features": ("grad",), "hidden": 4}}}}
     with pytest.raises(ConfigError, match=r"gani\.features: \['grad', 'sign', 'theta'\] -> \['grad'\]"):
         check_run_dir(tmp_path, changed, force=False)
+
+
+def test_run_restores_the_callers_thread_count(tmp_path):
+    """``threads=`` is the run's setting: the caller's process gets its own count back afterwards."""
+    from gani_bench.api import run
+
+    before = torch.get_num_threads()
+    wanted = 1 if before != 1 else 2
+    run(methods=["sg2_w"], dataset="demo", limit=1, out=tmp_path / "r", preset="fast_mse",
+        overrides={"steps": 1}, metrics=["mse"], edits="none", threads=wanted, report=False, progress=False)
+    assert torch.get_num_threads() == before

@@ -75,12 +75,15 @@ def run(cfg: RunConfig) -> RunResult:
 
     info = distributed.env_world()
     device = distributed.device_for(cfg.device, info)
+    # the thread count is the run's, not the caller's process's: restored when the run ends
+    threads_before = torch.get_num_threads()
     apply_threads(cfg.threads)
     info = distributed.init(device.type)
     try:
         return _run(cfg, info, device, method_names, preset, configs)
     finally:
         distributed.shutdown(info)
+        torch.set_num_threads(threads_before)
 
 
 @dataclass
