@@ -125,3 +125,15 @@ def test_demo_encoders_beat_latent_avg(name):
     assert info.generator is not None and info.generator_info.name == "embedded-64"
     score = heldout_reconstruction(enc, info.generator, count=16)
     assert score.encoder_mse < 0.8 * score.latent_avg_mse, score
+
+
+def test_a_shipped_model_file_missing_from_the_install_is_one_line_with_the_fix():
+    """A wheel built without its package data loses the demo models; the message says how to get them back."""
+    from gani_bench.errors import WeightsUnavailable
+    from gani_bench.shipped import shipped_file
+
+    with pytest.raises(WeightsUnavailable) as exc:
+        with shipped_file("gani_bench.encoders", "nosuch.pt", what="demo encoder 'x'", command="gani-bench train e4e ..."):
+            pass
+    assert str(exc.value) == ("demo encoder 'x': its file demo/nosuch.pt is missing from the installed package; "
+                              "reinstall gani-bench or recreate it with `gani-bench train e4e ...`")

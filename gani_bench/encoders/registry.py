@@ -8,13 +8,13 @@ authors' file layout without a decoder; the generator they belong to is a regist
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib import resources
+from importlib.abc import Traversable
 from typing import TYPE_CHECKING, Any, Dict, Tuple, Union
 
 import torch
 
-from ..errors import WeightsUnavailable
 from ..registry import Registry
+from ..shipped import shipped_file, shipped_resource
 
 if TYPE_CHECKING:
     from .loading import EncoderInfo
@@ -32,17 +32,13 @@ class DemoEncoder:
     command: str
     description: str
 
-    def path(self):
-        return resources.files("gani_bench.encoders").joinpath("demo", self.file)
+    def path(self) -> Traversable:
+        return shipped_resource("gani_bench.encoders", self.file)
 
     def load(self, device: Device = "cpu") -> Tuple["InversionEncoder", "EncoderInfo"]:
         from .loading import check_encoder_generator, read_encoder_file
 
-        res = self.path()
-        if not res.is_file():
-            raise WeightsUnavailable(f"demo encoder {self.name!r}: its file demo/{self.file} is missing from the installed "
-                                     f"package; reinstall gani-bench or recreate it with `{self.command}`")
-        with resources.as_file(res) as p:
+        with shipped_file("gani_bench.encoders", self.file, what=f"demo encoder {self.name!r}", command=self.command) as p:
             model, info = read_encoder_file(p, device, source=self.name)
         G, g_info = load_named_generator(self.generator, device)
         check_encoder_generator(info, G, self.generator)

@@ -7,13 +7,13 @@ embedded generator renders, on top of the demo W-encoder; the exact command is e
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib import resources
+from importlib.abc import Traversable
 from typing import Tuple, Union
 
 import torch
 
-from ..errors import WeightsUnavailable
 from ..registry import Registry
+from ..shipped import shipped_file, shipped_resource
 
 Device = Union[str, torch.device]
 
@@ -27,18 +27,14 @@ class DemoHyperStyle:
     command: str
     description: str
 
-    def path(self):
-        return resources.files("gani_bench.hyperstyle").joinpath("demo", self.file)
+    def path(self) -> Traversable:
+        return shipped_resource("gani_bench.hyperstyle", self.file)
 
     def load(self, device: Device = "cpu") -> Tuple["HyperStyle", "HyperStyleInfo"]:  # noqa: F821
         from ..encoders.registry import load_named_generator
         from .loading import read_hyperstyle_file
 
-        res = self.path()
-        if not res.is_file():
-            raise WeightsUnavailable(f"demo HyperStyle {self.name!r}: its file demo/{self.file} is missing from the installed "
-                                     f"package; reinstall gani-bench or recreate it with `{self.command}`")
-        with resources.as_file(res) as p:
+        with shipped_file("gani_bench.hyperstyle", self.file, what=f"demo HyperStyle {self.name!r}", command=self.command) as p:
             model, info = read_hyperstyle_file(p, device, source=self.name)
         G, g_info = load_named_generator(self.generator, device)
         model.fit(G, self.generator)
