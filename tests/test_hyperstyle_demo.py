@@ -28,14 +28,15 @@ def test_demo_is_registered_with_its_command() -> None:
     assert entry.path().is_file()
 
 
-def test_demo_beats_its_w_encoder_and_a_second_iteration_helps(demo) -> None:
-    """Measured when shipped (MSE, W-encoder = iteration 0): 0.0584, 0.0411, 0.0400, 0.0413,
-    0.0427, 0.0442. Asserted: every iteration count is at least 20% better than the W-encoder
-    and the second iteration improves on the first. NOT asserted, because it does not hold for
-    this CPU-trained model: iterations 3-5 are slightly worse than 2 (docs/hyperstyle.md)."""
+def test_demo_beats_its_w_encoder_and_more_iterations_help_up_to_four(demo) -> None:
+    """Measured when shipped (MSE, W-encoder = iteration 0; 1 and 2 threads alike): 0.0583,
+    0.0310, 0.0264, 0.0252, 0.0249, 0.0252. Asserted: every iteration count is at least 40%
+    better than the W-encoder, and each iteration up to the fourth improves on the one before.
+    NOT asserted, because it does not hold for this CPU-trained model: the fifth iteration is
+    1.2% worse than the fourth (docs/hyperstyle.md)."""
     hs, info = demo
     G = info.generator
     targets = held_out_renders(G, 16, HELD_OUT_SEED)
     err = error_by_iteration(hs, G, targets, n_iters=5)
-    assert all(err[t] < 0.8 * err[0] for t in range(1, 6)), err
-    assert err[2] <= err[1], err
+    assert all(err[t] < 0.6 * err[0] for t in range(1, 6)), err
+    assert all(err[t + 1] <= err[t] for t in range(0, 4)), err
