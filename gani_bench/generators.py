@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional, Tuple, Union
+from typing import Callable, Dict, Optional, Tuple, Union
 
 import torch
 
@@ -144,9 +144,23 @@ def load_generator(path_or_name: Union[str, Path], device: Device = "cpu") -> Tu
                            f"or give the path of a .pkl/.pt/.safetensors checkpoint")
 
 
+_NAMED_LOADED: Dict[Tuple[str, str], Tuple[torch.nn.Module, GeneratorInfo]] = {}
+
+
+def load_named_generator(name: str, device: Device = "cpu") -> Tuple[torch.nn.Module, GeneratorInfo]:
+    """A registered generator, built or read once per process and device (inference only:
+    gani-bench never mutates a loaded generator; methods apply weight deltas functionally).
+    The demo encoders, the demo HyperStyle and training share it, so one process builds
+    ``embedded-64`` once however many of them it loads."""
+    key = (name, str(device))
+    if key not in _NAMED_LOADED:
+        _NAMED_LOADED[key] = GENERATORS.get(name).load(device)
+    return _NAMED_LOADED[key]
+
+
 def _looks_like_path(text: str) -> bool:
     """A name with a folder separator or a checkpoint suffix was meant as a file."""
     return "/" in text or "\\" in text or Path(text).suffix.lower() in (".pkl", ".pt", ".pth", ".safetensors", ".ckpt")
 
 
-__all__ = ["GeneratorEntry", "GENERATORS", "DEFAULT_GENERATOR", "register", "load_generator"]
+__all__ = ["GeneratorEntry", "GENERATORS", "DEFAULT_GENERATOR", "register", "load_generator", "load_named_generator"]

@@ -9,7 +9,7 @@ import torch
 from gani_bench.cli import main
 from gani_bench.encoders import load_encoder
 from gani_bench.encoders.evaluate import heldout_reconstruction
-from gani_bench.encoders.registry import load_named_generator
+from gani_bench.generators import load_named_generator
 from gani_bench.encoders.training import train_encoder
 
 

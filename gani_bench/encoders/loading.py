@@ -105,7 +105,7 @@ def check_encoder_state(src: str, cfg: EncoderConfig, opts: Mapping[str, Any], m
                               "not describe this file")
 
 
-def _decoder(src: str, path: PathLike, dec: Mapping[str, torch.Tensor], latent_avg: Optional[torch.Tensor],
+def decoder_generator(src: str, path: PathLike, dec: Mapping[str, torch.Tensor], latent_avg: Optional[torch.Tensor],
              device: Union[str, torch.device]) -> Tuple[nn.Module, GeneratorInfo]:
     ckpt: Dict[str, Any] = {"g_ema": dict(dec)}
     if latent_avg is not None:
@@ -140,7 +140,7 @@ def read_encoder_file(path: PathLike, device: Union[str, torch.device] = "cpu", 
     latent_avg = ckpt.get("latent_avg")
     generator = generator_info = None
     if dec_state:
-        generator, generator_info = _decoder(src, path, dec_state, latent_avg, device)
+        generator, generator_info = decoder_generator(src, path, dec_state, latent_avg, device)
     if latent_avg is None:
         if cfg.start_from_latent_avg and generator is None:
             raise CheckpointError(f"{src}: no 'latent_avg' and no decoder to estimate it from; the file is incomplete")

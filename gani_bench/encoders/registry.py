@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from importlib.abc import Traversable
-from typing import TYPE_CHECKING, Any, Dict, Tuple, Union
+from typing import TYPE_CHECKING, Tuple, Union
 
 import torch
 
 from ..registry import Registry
+from ..generators import load_named_generator
 from ..shipped import shipped_file, shipped_resource
 
 if TYPE_CHECKING:
@@ -45,19 +46,6 @@ class DemoEncoder:
         info.generator, info.generator_info = G, g_info
         return model, info
 
-
-_GENERATORS_LOADED: Dict[Tuple[str, str], Tuple[torch.nn.Module, Any]] = {}
-
-
-def load_named_generator(name: str, device: Device = "cpu") -> Tuple[torch.nn.Module, Any]:
-    """A registered generator, built or read once per process and device (inference only:
-    gani-bench never mutates a loaded generator; methods apply weight deltas functionally)."""
-    from ..generators import GENERATORS
-
-    key = (name, str(device))
-    if key not in _GENERATORS_LOADED:
-        _GENERATORS_LOADED[key] = GENERATORS.get(name).load(device)
-    return _GENERATORS_LOADED[key]
 
 DEMO_ENCODERS: Registry[DemoEncoder] = Registry("demo encoder")
 

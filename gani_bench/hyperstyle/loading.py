@@ -99,7 +99,7 @@ def _check_hypernet_state(src: str, model: nn.Module, state: Mapping[str, torch.
 
 def read_hyperstyle_file(path: PathLike, device: Device = "cpu", *, source: Optional[str] = None) -> Tuple[HyperStyle, HyperStyleInfo]:
     """One file in the authors' layout -> ``(HyperStyle, HyperStyleInfo)`` (no W-encoder)."""
-    from ..encoders.loading import _decoder
+    from ..encoders.loading import decoder_generator
 
     src = source or Path(path).name
     ckpt = read_torch_file(path)
@@ -126,7 +126,7 @@ def read_hyperstyle_file(path: PathLike, device: Device = "cpu", *, source: Opti
     info = HyperStyleInfo(source=src, config=cfg, opts=opts, latent_avg=latent_avg,
                           layout="gani-bench" if CONFIG_KEY in opts else "authors")
     if dec:
-        G, g_info = _decoder(src, path, dec, latent_avg, device)
+        G, g_info = decoder_generator(src, path, dec, latent_avg, device)
         model.fit(G, f"{src}:decoder", what=f"HyperStyle {src!r}")
         info.generator, info.generator_info = G, g_info
     return model.to(device).eval().requires_grad_(False), info

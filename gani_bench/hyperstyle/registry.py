@@ -31,7 +31,7 @@ class DemoHyperStyle:
         return shipped_resource("gani_bench.hyperstyle", self.file)
 
     def load(self, device: Device = "cpu") -> Tuple["HyperStyle", "HyperStyleInfo"]:  # noqa: F821
-        from ..encoders.registry import load_named_generator
+        from ..generators import load_named_generator
         from .loading import read_hyperstyle_file
 
         with shipped_file("gani_bench.hyperstyle", self.file, what=f"demo HyperStyle {self.name!r}", command=self.command) as p:

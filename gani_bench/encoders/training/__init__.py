@@ -38,7 +38,7 @@ def train_encoder(kind: str, generator: str, out: Union[str, Path], *, synthetic
     if not resume and latest_checkpoint(out) is not None:
         raise ConfigError(f"--out {out.name} already holds a training run; add --resume to continue it or choose another --out")
     dev = torch.device(device)
-    from ..registry import load_named_generator
+    from ...generators import load_named_generator
 
     entry = GENERATORS.get(generator)
     G, g_info = load_named_generator(generator, dev)
