@@ -28,6 +28,11 @@ def _import_submodules(package_name: str) -> List[str]:
     return names
 
 
+def plugins_loaded() -> bool:
+    """Whether :func:`load_plugins` has run in this process (the registries are then complete)."""
+    return _loaded
+
+
 def load_plugins() -> None:
     """Import every built-in plugin module and every ``gani_bench.plugins`` entry point."""
     global _loaded
@@ -37,7 +42,13 @@ def load_plugins() -> None:
         _import_submodules(package_name)
     for entry_point in metadata.entry_points(group="gani_bench.plugins"):
         entry_point.load()
+    from .methods.base import METHODS
+    from .methods.catalog import EMBEDDING_CARDS, METHOD_CARDS, REFINEMENT_CARDS
     from .methods.compose import register_curated
+    from .methods.stages import EMBEDDINGS, REFINEMENTS
 
     register_curated()  # the curated EMBEDDING+REFINEMENT methods, once every stage is registered
+    # built-ins in the catalogue's order (not import order), third-party ones after them
+    for registry, cards in ((METHODS, METHOD_CARDS), (EMBEDDINGS, EMBEDDING_CARDS), (REFINEMENTS, REFINEMENT_CARDS)):
+        registry.reorder(cards.names())
     _loaded = True

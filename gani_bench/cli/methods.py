@@ -1,19 +1,18 @@
 """``gani-bench methods``: every inversion method with its source, config fields and presets.
 
-A thin layer over :data:`gani_bench.methods.base.METHODS`; plugins (built-in, ``baselines/`` and
-entry points) are imported first by :func:`gani_bench.plugins.load_plugins`. Showing defaults and
-where they come from answers the most common question in the reference repos' trackers
-("defaults that differ from the paper").
+Showing defaults and where they come from answers the most common question in the reference
+repos' trackers ("defaults that differ from the paper"). The records come from the method
+catalogue (:mod:`gani_bench.methods.catalog`, no torch: the listing answers in a fraction of a
+second) when its cards describe every installed plugin; otherwise (a third-party entry point, a
+new module in ``baselines/``, or plugins already loaded in this process) from the registries
+that :func:`gani_bench.plugins.load_plugins` fills. Both give the same records (tested).
 """
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 import click
-
-from ..methods.base import METHODS
-from ..plugins import load_plugins
 
 
 def config_defaults(config_cls: type) -> Dict[str, Any]:
@@ -29,21 +28,41 @@ def config_defaults(config_cls: type) -> Dict[str, Any]:
     return out
 
 
-def stage_descriptions() -> Dict[str, List[Dict[str, Any]]]:
-    """``{"embeddings": [...], "refinements": [...]}``: name, summary, source, fields per stage."""
+def _sources(use_catalog: bool | None = None) -> Tuple[Any, Any, Any]:
+    """(methods, embeddings, refinements): the catalogue's cards or the loaded registries (see module doc).
+
+    ``use_catalog``: None decides as the module docstring says; True/False force one (tests).
+    """
+    from .. import plugins
+
+    if use_catalog is None:
+        from ..methods.catalog import cards_describe_installed_plugins
+
+        use_catalog = not plugins.plugins_loaded() and cards_describe_installed_plugins()
+    if use_catalog:
+        from ..methods.catalog import EMBEDDING_CARDS, METHOD_CARDS, REFINEMENT_CARDS
+
+        return METHOD_CARDS, EMBEDDING_CARDS, REFINEMENT_CARDS
+    from ..methods.base import METHODS
     from ..methods.stages import EMBEDDINGS, REFINEMENTS
 
-    load_plugins()
+    plugins.load_plugins()
+    return METHODS, EMBEDDINGS, REFINEMENTS
+
+
+def stage_descriptions(use_catalog: bool | None = None) -> Dict[str, List[Dict[str, Any]]]:
+    """``{"embeddings": [...], "refinements": [...]}``: name, summary, source, fields per stage."""
+    _, embeddings, refinements = _sources(use_catalog)
     return {kind: [{"name": n, "summary": c.summary, "source": c.source, "fields": config_defaults(c.Config)}
                    for n, c in registry.items()]
-            for kind, registry in (("embeddings", EMBEDDINGS), ("refinements", REFINEMENTS))}
+            for kind, registry in (("embeddings", embeddings), ("refinements", refinements))}
 
 
-def method_descriptions() -> List[Dict[str, Any]]:
+def method_descriptions(use_catalog: bool | None = None) -> List[Dict[str, Any]]:
     """One record per registered method: name, summary, source, fields (name -> default), presets."""
-    load_plugins()
+    methods, _, _ = _sources(use_catalog)
     records = []
-    for name, cls in METHODS.items():
+    for name, cls in methods.items():
         fields = config_defaults(cls.Config)
         records.append(
             {

@@ -16,6 +16,8 @@ import torch
 
 from ..errors import ConfigError
 from ..registry import Registry
+from .catalog import Card, adopt_card
+from .configs import standard_presets  # noqa: F401  (re-exported: where methods used to find it)
 
 
 @dataclass
@@ -81,7 +83,14 @@ class StageTimer:
 
 
 class InversionMethod:
-    """Base class. Subclasses set ``name``, ``Config``, ``presets`` and implement ``invert``."""
+    """Base class. Subclasses set ``card`` (or ``name``, ``Config``, ``presets``...) and implement ``invert``.
+
+    A built-in method's readable metadata lives on its :class:`~gani_bench.methods.catalog.Card`
+    (torch-free, so ``methods list`` need not import torch); ``card = ...`` in the class body
+    copies it onto the class attributes below.
+    """
+
+    card: ClassVar[Optional[Card]] = None
 
     name: ClassVar[str] = ""
     summary: ClassVar[str] = ""
@@ -91,6 +100,10 @@ class InversionMethod:
     presets: ClassVar[Mapping[str, Mapping[str, Any]]] = {"paper": {}}
     #: True if the method tunes generator weights (results carry ``weight_deltas``)
     tunes_generator: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        adopt_card(cls)
 
     def __init__(self, config: Any = None) -> None:
         self.config = config if config is not None else self.Config()
@@ -116,16 +129,6 @@ class InversionMethod:
     ) -> InversionResult:
         """Invert ``targets`` ([N, 3, H, W] in [-1, 1], at the generator's resolution)."""
         raise NotImplementedError
-
-
-def standard_presets(fast: Mapping[str, Any], mse_only: Mapping[str, Any]) -> Dict[str, Dict[str, Any]]:
-    """The four presets every built-in method offers, built from its two override sets.
-
-    ``paper`` is the defaults, ``fast`` the CPU demo / CI budget, ``mse`` needs no LPIPS weights
-    and ``fast_mse`` is both (``fast`` keys first). Built in one place so the methods cannot
-    drift apart in which presets exist or how ``fast_mse`` combines the other two.
-    """
-    return {"paper": {}, "fast": dict(fast), "fast_mse": {**fast, **mse_only}, "mse": dict(mse_only)}
 
 
 def _parse_value(text: str, like: Any) -> Any:

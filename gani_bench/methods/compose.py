@@ -21,11 +21,9 @@ import torch
 
 from ..errors import ConfigError, UnknownNameError
 from .base import METHODS, InversionMethod, InversionResult
+from .catalog import CURATED, Card, camel_case, compose_card
 from .stages import EMBEDDINGS, REFINEMENTS, EmbeddingStage, RefinementStage, run_stages
 
-#: combinations registered as methods (listed by ``methods list``, run by ``--method all``):
-#: GANInverter's headline pairing (e4e + PTI) and the same embedding under GaNI
-CURATED: Tuple[str, ...] = ("e4e+pti", "e4e+gani")
 
 
 class StagedMethod(InversionMethod):
@@ -175,28 +173,11 @@ def _compose(name: str) -> type:
 
 
 def make_composed(embedding: type, refinement: type, *, name: Optional[str] = None, summary: str = "",
-                  source: str = "") -> type:
-    """A :class:`ComposedMethod` subclass for the two stage classes."""
-    name = name or f"{embedding.name}+{refinement.name}"
-    config = dataclasses.make_dataclass(
-        f"{_camel(embedding.name)}{_camel(refinement.name)}Config",
-        [(embedding.name, embedding.Config, dataclasses.field(default_factory=embedding.Config)),
-         (refinement.name, refinement.Config, dataclasses.field(default_factory=refinement.Config))],
-    )
-    common = [p for p in embedding.presets if p in refinement.presets]
-    presets = {p: {**{f"{embedding.name}.{k}": v for k, v in embedding.presets[p].items()},
-                   **{f"{refinement.name}.{k}": v for k, v in refinement.presets[p].items()}} for p in common}
-    return type(f"{_camel(embedding.name)}{_camel(refinement.name)}Method", (ComposedMethod,), {
-        "name": name,
-        "summary": summary or f"{embedding.name} embedding, then {refinement.name} refinement from its latents",
-        "source": source or f"{embedding.name}: {embedding.source} | {refinement.name}: {refinement.source}",
-        "Config": config, "presets": presets, "tunes_generator": refinement.tunes_generator,
-        "embedding_stage": embedding, "refinement_stage": refinement,
-    })
-
-
-def _camel(name: str) -> str:
-    return "".join(part.capitalize() for part in name.split("_"))
+                  source: str = "", card: Optional[Card] = None) -> type:
+    """A :class:`ComposedMethod` subclass for the two stage classes (its card: ``catalog.compose_card``)."""
+    card = card or compose_card(embedding, refinement, name=name, summary=summary, source=source)
+    return type(f"{camel_case(embedding.name)}{camel_case(refinement.name)}Method", (ComposedMethod,), {
+        "card": card, "embedding_stage": embedding, "refinement_stage": refinement})
 
 
 def register_curated(names: Tuple[str, ...] = CURATED) -> None:

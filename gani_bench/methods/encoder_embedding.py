@@ -17,14 +17,15 @@ encoder, also after a refinement (``e4e+pti``).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, Dict, Optional, Sequence, Tuple
 
 import torch
 
 from ..errors import WeightsUnavailable
 from .base import StageTimer
+from .catalog import EMBEDDING_CARDS
 from .compose import embedding_method
+from .configs import EncoderStageConfig, IterativeEncoderStageConfig  # noqa: F401  (re-exported)
 from .stages import EMBEDDINGS, Embedding, EmbeddingStage
 
 #: generator name -> {encoder kind: encoder name for ``load_encoder``}. The demo generator's are
@@ -70,27 +71,12 @@ def _is_missing_download(name: str) -> bool:
     return name in WEIGHTS and missing_weights_reason(name) is not None
 
 
-@dataclass
-class EncoderStageConfig:
-    #: encoder name (``gani-bench encoders list``), weights name or file; "" = the run generator's registered one
-    encoder: str = ""
-
-
-@dataclass
-class IterativeEncoderStageConfig(EncoderStageConfig):
-    #: ReStyle iterations at inference (the authors' ``n_iters_per_batch``: 5)
-    n_iters: int = 5
-
-
 class EncoderEmbedding(EmbeddingStage):
-    """One encoder kind; subclasses set ``name``/``kind`` and the summary."""
+    """One encoder kind; subclasses set ``card`` (name, summary, config: ``catalog.py``) and ``kind``."""
 
     kind: ClassVar[str] = ""
     label: ClassVar[str] = "encode"
     space: ClassVar[str] = "w+"
-    Config = EncoderStageConfig
-    # the authors' inference is already cheap at 64 px: fast = paper (ReStyle keeps its 5 iterations)
-    presets = {"paper": {}, "fast": {}, "mse": {}, "fast_mse": {}}
 
     def __init__(self, config: Any = None) -> None:
         super().__init__(config)
@@ -149,28 +135,17 @@ class EncoderEmbedding(EmbeddingStage):
                          steps=[{self.label: 0} for _ in range(n)], encoder=encode)
 
 
-def _encoder_stage(kind: str, summary: str, source: str, *, iterative: bool = False, space: str = "w+") -> type:
-    attrs: Dict[str, Any] = {"name": kind, "kind": kind, "summary": summary, "source": source, "space": space}
-    if iterative:
-        attrs["Config"] = IterativeEncoderStageConfig
-    cls = type("".join(p.capitalize() for p in kind.split("_")) + "Embedding", (EncoderEmbedding,), attrs)
+def _encoder_stage(kind: str, *, space: str = "w+") -> type:
+    """The embedding stage (and method) of one encoder kind; its card is in ``catalog.py``."""
+    cls = type("".join(p.capitalize() for p in kind.split("_")) + "Embedding", (EncoderEmbedding,),
+               {"card": EMBEDDING_CARDS.get(kind), "kind": kind, "space": space})
     EMBEDDINGS.add(kind, cls)
     embedding_method(cls)
     return cls
 
 
-PSPEmbedding = _encoder_stage(
-    "psp", "pSp encoder: one code per style slot from an FPN over IR-SE50 (W+)",
-    "Richardson et al. 2021 (pixel2style2pixel); inference as eladrich/pixel2style2pixel")
-E4EEmbedding = _encoder_stage(
-    "e4e", "e4e encoder: w0 plus per-slot deltas, trained for editability (W+)",
-    "Tov et al. 2021 (encoder4editing); inference as omertov/encoder4editing")
-RestylePSPEmbedding = _encoder_stage(
-    "restyle_psp", "ReStyle-pSp: iterative residual encoder, 5 iterations with the generator (W+)",
-    "Alaluf et al. 2021 (ReStyle); inference as yuval-alaluf/restyle-encoder", iterative=True)
-RestyleE4EEmbedding = _encoder_stage(
-    "restyle_e4e", "ReStyle-e4e: iterative w0 + deltas encoder, 5 iterations with the generator (W+)",
-    "Alaluf et al. 2021 (ReStyle); inference as yuval-alaluf/restyle-encoder", iterative=True)
-WEncoderEmbedding = _encoder_stage(
-    "w_encoder", "HyperStyle's W-encoder: one w for every style slot",
-    "Alaluf et al. 2022 (HyperStyle), its faces_w_encoder; inference as yuval-alaluf/hyperstyle", space="w")
+PSPEmbedding = _encoder_stage("psp")
+E4EEmbedding = _encoder_stage("e4e")
+RestylePSPEmbedding = _encoder_stage("restyle_psp")
+RestyleE4EEmbedding = _encoder_stage("restyle_e4e")
+WEncoderEmbedding = _encoder_stage("w_encoder", space="w")

@@ -20,19 +20,17 @@ OUR reading (see SPEC.md "Our reading"), and each one is a config field:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Dict, List, Tuple
+from typing import Dict, List
 
 import torch
 
 from ..errors import ConfigError
-from .base import METHODS, StageTimer, standard_presets
+from .base import METHODS, StageTimer
+from .catalog import METHOD_CARDS, REFINEMENT_CARDS
+from .configs import GaNIConfig, GaNIRefineConfig  # noqa: F401  (GaNIConfig re-exported)
 from .gani_gmm import FEATURES, GradientModificationModules, layer_features
 from .losses import get_perceptual, reconstruction_loss
-from .projection import PivotConfig
-from .pti import FAST as PTI_FAST
-from .pti import MSE_ONLY, TuningFields
-from .stages import REFINEMENTS, restrict_presets
+from .stages import REFINEMENTS
 from .tuning import PivotTuningMethod, TuneOutcome, TuningRefinement
 
 
@@ -44,32 +42,6 @@ def select_layers(generator: torch.nn.Module, layer_set: str, with_bias: bool) -
     if not names:
         raise ConfigError(f"gani: layer set {layer_set!r} selects no parameter of this generator")
     return names
-
-
-@dataclass
-class GaNIRefineConfig(TuningFields):
-    """The ``gani`` refinement stage's fields (everything of GaNI but the pivot)."""
-
-    #: ``functional.LAYER_SETS``: 'conv_and_torgb_weights' (default), 'medium_fine', 'all_synthesis'
-    layers: str = "conv_and_torgb_weights"
-    with_bias: bool = False
-    #: 'elementwise' or 'channel_mixing' (``gani_gmm.GMM_STRUCTURES``)
-    structure: str = "elementwise"
-    hidden: int = 16
-    #: per-weight GMM inputs (``gani_gmm.FEATURES``): 'grad', 'sign', 'theta'
-    features: Tuple[str, ...] = ("grad", "sign", "theta")
-    #: 'additive' (theta + GMM) or 'multiplicative' (theta * (1 + GMM), HyperStyle-style)
-    update: str = "additive"
-    #: scale additive updates by the layer's weight RMS
-    relative_scale: bool = True
-    tune_lr: float = 1e-2
-    #: weight of PTI's locality regulariser in the GMM training loss (0 = off)
-    locality_weight: float = 1.0
-
-
-@dataclass
-class GaNIConfig(GaNIRefineConfig, PivotConfig):
-    """Plain GaNI: pivot fields first, then the refinement's (the field order of earlier versions)."""
 
 
 #: named config overrides for the ablation table (``gani-bench run ... --set`` sweeps them)
@@ -90,22 +62,11 @@ def ablation_configs(preset: str = "paper") -> Dict[str, "GaNIConfig"]:
     return {name: GaNI.make_config(preset, overrides) for name, overrides in ABLATIONS.items()}
 
 
-_SOURCE = (
-    "Sheffi, Rotman, Wolf 2023 (GaNI, arXiv abstract only); architecture and defaults are "
-    "gani-bench's reading (README: GaNI provenance)"
-)
-_PRESETS = standard_presets(fast={**PTI_FAST, "tune_lr": 3e-2, "hidden": 4}, mse_only=MSE_ONLY)
-
-
 @REFINEMENTS.register("gani")
 class GaNIRefinement(TuningRefinement):
     """GaNI's GMM training from any embedding's latents (``e4e+gani``)."""
 
-    name = "gani"
-    summary = "GaNI's Gradient Modification Modules, trained one-shot on the image at the given latents"
-    source = _SOURCE
-    Config = GaNIRefineConfig
-    presets = restrict_presets(_PRESETS, GaNIRefineConfig)
+    card = REFINEMENT_CARDS.get("gani")
 
     def _check(self) -> None:
         for name in self.config.features:
@@ -184,12 +145,7 @@ def pivot_device(generator: torch.nn.Module) -> torch.device:
 
 @METHODS.register("gani")
 class GaNI(PivotTuningMethod):
-    name = "gani"
-    summary = "GaNI: W pivot, then one-shot trained Gradient Modification Modules update the weights"
-    source = _SOURCE
-    Config = GaNIConfig
-    presets = _PRESETS
-    tunes_generator = True
+    card = METHOD_CARDS.get("gani")
     refinement = GaNIRefinement
 
     # the refinement's steps, reachable on the method as before (tests, notebooks)

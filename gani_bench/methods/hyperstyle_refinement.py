@@ -15,15 +15,16 @@ authors' layout); empty = the one registered for the run's generator in :data:`D
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Dict, Optional, Sequence, Tuple
 
 import torch
 
 from ..errors import WeightsUnavailable
 from .base import METHODS, StageTimer
+from .catalog import METHOD_CARDS, REFINEMENT_CARDS
 from .compose import make_composed
 from .encoder_embedding import WEncoderEmbedding, display_name
+from .configs import HyperStyleStageConfig  # noqa: F401  (re-exported)
 from .stages import REFINEMENTS, Embedding, Refinement, RefinementStage
 
 #: generator name -> HyperStyle name for ``load_hyperstyle`` (demo: shipped; FFHQ: weight registry)
@@ -35,22 +36,9 @@ DEFAULT_HYPERSTYLES: Dict[str, str] = {
 }
 
 
-@dataclass
-class HyperStyleStageConfig:
-    #: HyperStyle name (demo or weights) or file; "" = the one registered for the run's generator
-    model: str = ""
-    #: hypernetwork iterations at inference (authors: 5)
-    n_iters: int = 5
-
-
 @REFINEMENTS.register("hyperstyle")
 class HyperStyleRefinement(RefinementStage):
-    name = "hyperstyle"
-    summary = "HyperStyle: a hypernetwork predicts per-image weight offsets, 5 iterations, latents fixed"
-    source = "Alaluf et al. 2022 (HyperStyle); inference as yuval-alaluf/hyperstyle inference.py"
-    Config = HyperStyleStageConfig
-    # the authors' 5 iterations are cheap at 64 px: every preset keeps them
-    presets = {"paper": {}, "fast": {}, "mse": {}, "fast_mse": {}}
+    card = REFINEMENT_CARDS.get("hyperstyle")
     label = "refine"
 
     def __init__(self, config: Any = None) -> None:
@@ -102,6 +90,4 @@ class HyperStyleRefinement(RefinementStage):
 
 
 HyperStyleMethod = METHODS.add("hyperstyle", make_composed(
-    WEncoderEmbedding, HyperStyleRefinement, name="hyperstyle",
-    summary="HyperStyle: W-encoder latents, then 5 hypernetwork iterations of per-image weight offsets",
-    source="Alaluf et al. 2022 (HyperStyle, CVPR); W-encoder + hypernetwork as yuval-alaluf/hyperstyle"))
+    WEncoderEmbedding, HyperStyleRefinement, card=METHOD_CARDS.get("hyperstyle")))

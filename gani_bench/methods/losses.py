@@ -16,6 +16,7 @@ from typing import Callable, Dict, Optional, Tuple
 import torch
 
 from ..registry import Registry
+from .configs import LocalityConfig  # noqa: F401  (re-exported: tests and plugins import it from here)
 
 #: A perceptual distance: (x, y) in [-1, 1], [N, 3, H, W] -> [N]
 Perceptual = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -87,21 +88,6 @@ def reconstruction_loss(
         lp = perceptual(pred, target).reshape(-1)
         total = total + perceptual_weight * lp
     return LossTerms(total=total, mse=mse, perceptual=lp)
-
-
-@dataclass
-class LocalityConfig:
-    """PTI's locality ("space") regulariser; defaults are the authors' ``configs/hyperparameters.py``."""
-
-    #: distance of the sampled latent from the pivot (``regulizer_alpha``)
-    alpha: float = 30.0
-    #: truncation of the sampled w_r (``mapping(z, truncation_psi=0.5)``)
-    truncation: float = 0.5
-    #: weights of the MSE and LPIPS between original and tuned images (``regulizer_*_lambda``)
-    mse_weight: float = 0.1
-    lpips_weight: float = 0.1
-    #: latents per step (``latent_ball_num_of_samples``); the loss is their mean
-    samples: int = 1
 
 
 def locality_latents(

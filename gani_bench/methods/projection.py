@@ -26,34 +26,11 @@ import torch.nn.functional as F
 
 from ..errors import ConfigError
 from .base import StageTimer
+from .configs import PivotConfig, ProjectionSettings  # noqa: F401  (PivotConfig re-exported)
 from .losses import get_perceptual, per_image_mse
 
 #: NVIDIA's projector resizes to this before the VGG16 features ("VGG was built for 224x224")
 PERCEPTUAL_RESOLUTION = 256
-
-
-@dataclass
-class ProjectionSettings:
-    """Every knob of the projection; defaults are NVIDIA's ``projector.project`` defaults.
-
-    ``lr`` is 0.1 in NVIDIA's code (``initial_learning_rate``); PTI's copy of the projector uses
-    0.01 and 600 w_avg samples, so PTI/GaNI pass those values.
-    """
-
-    steps: int = 1000
-    lr: float = 0.1
-    w_avg_samples: int = 10_000
-    noise_factor: float = 0.05
-    noise_ramp: float = 0.75
-    lr_rampup: float = 0.05
-    lr_rampdown: float = 0.25
-    noise_reg_weight: float = 1e5
-    #: perceptual distance in ``losses.PERCEPTUAL`` ('lpips_vgg' as NVIDIA, or 'none')
-    perceptual: str = "lpips_vgg"
-    #: extra pixel MSE weight (0 in NVIDIA's projector; MSE-only runs use perceptual='none', 1)
-    mse_weight: float = 0.0
-    #: optimise the noise maps (NVIDIA: yes)
-    optimize_noise: bool = True
 
 
 @dataclass
@@ -231,30 +208,3 @@ def project(
         noise={k: v.detach() for k, v in noise.items()},
         loss_curves=curves,
     )
-
-
-@dataclass
-class PivotConfig:
-    """The pivot (W projection) fields shared by PTI and GaNI; defaults are PTI's code.
-
-    PTI (``configs/hyperparameters.py``: ``first_inv_steps = 450``; ``training/projectors/
-    w_projector.py``: peak lr 0.01 and ``w_avg_samples=600`` as called from ``base_coach``)
-    differs from NVIDIA's projector only in those values.
-    """
-
-    pivot_steps: int = 450
-    pivot_lr: float = 0.01
-    pivot_w_avg_samples: int = 600
-    pivot_perceptual: str = "lpips_vgg"
-    pivot_mse_weight: float = 0.0
-    pivot_noise_reg_weight: float = 1e5
-
-    def pivot_settings(self) -> ProjectionSettings:
-        return ProjectionSettings(
-            steps=self.pivot_steps,
-            lr=self.pivot_lr,
-            w_avg_samples=self.pivot_w_avg_samples,
-            perceptual=self.pivot_perceptual,
-            mse_weight=self.pivot_mse_weight,
-            noise_reg_weight=self.pivot_noise_reg_weight,
-        )

@@ -8,39 +8,16 @@ methods (``baselines/sg2.py``) are these stages on their own, labelled ``project
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from typing import ClassVar, Sequence
 
 import torch
 
-from .base import StageTimer, standard_presets
-from .projection import PivotConfig, ProjectionSettings, project
+from .base import StageTimer
+from .catalog import EMBEDDING_CARDS
+from .configs import PivotConfig, ProjectionSettings, SG2Config, SG2WPlusConfig  # noqa: F401  (SG2*Config re-exported)
+from .projection import project
 from .stages import EMBEDDINGS, Embedding, EmbeddingStage
-
-
-@dataclass
-class SG2Config(ProjectionSettings):
-    """The projection's settings (same fields, order and defaults as :class:`ProjectionSettings`)
-    with SG2 W's 600-step budget, plus ``keep_noise``: one definition, so the baselines' knobs
-    cannot drift from the projection's."""
-
-    steps: int = 600
-    #: reconstruct with the optimised noise maps (the paper) instead of G's constant noise (the script)
-    keep_noise: bool = True
-
-    def settings(self) -> ProjectionSettings:
-        """The projection's own fields (everything but ``keep_noise``), as :func:`project` takes them."""
-        return ProjectionSettings(**{f.name: getattr(self, f.name) for f in fields(ProjectionSettings)})
-
-
-@dataclass
-class SG2WPlusConfig(SG2Config):
-    steps: int = 2000
-
-
-_MSE_ONLY = {"perceptual": "none", "mse_weight": 1.0}
-_SOURCE = ("Karras et al. 2020 (StyleGAN2, sec. 5 projection); schedule and defaults from NVIDIA "
-           "stylegan2-ada-pytorch projector.py")
 
 
 class ProjectionEmbedding(EmbeddingStage):
@@ -48,7 +25,6 @@ class ProjectionEmbedding(EmbeddingStage):
 
     space: ClassVar[str] = "w"
     label: ClassVar[str] = "project"
-    source = _SOURCE
 
     def __init__(self, config: SG2Config = None, *, label: str = "") -> None:
         super().__init__(config)
@@ -66,20 +42,14 @@ class ProjectionEmbedding(EmbeddingStage):
 
 @EMBEDDINGS.register("sg2_w")
 class SG2WEmbedding(ProjectionEmbedding):
-    name = "sg2_w"
-    summary = "StyleGAN2 projector: optimise one w (and the noise maps), 600 steps"
-    Config = SG2Config
+    card = EMBEDDING_CARDS.get("sg2_w")
     space = "w"
-    presets = standard_presets(fast={"steps": 50}, mse_only=_MSE_ONLY)
 
 
 @EMBEDDINGS.register("sg2_wplus")
 class SG2WPlusEmbedding(ProjectionEmbedding):
-    name = "sg2_wplus"
-    summary = "StyleGAN2 projector in W+: optimise num_ws style vectors (and the noise maps), 2000 steps"
-    Config = SG2WPlusConfig
+    card = EMBEDDING_CARDS.get("sg2_wplus")
     space = "w+"
-    presets = standard_presets(fast={"steps": 60}, mse_only=_MSE_ONLY)
 
 
 def pivot_embedding(config: PivotConfig) -> SG2WEmbedding:

@@ -11,95 +11,22 @@ The locality regulariser is off by default, as in the authors' code
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
-from .base import METHODS, StageTimer, standard_presets
-from .losses import LocalityConfig
-from .projection import PivotConfig
-from .stages import REFINEMENTS, restrict_presets
-from .tuning import PivotTuningMethod, TuneOutcome, TuneSettings, TuningRefinement
-
-
-@dataclass
-class TuningFields:
-    """Tuning-loss fields shared by PTI and GaNI (PTI's ``calc_loss`` and ``Space_Regulizer``)."""
-
-    tune_steps: int = 350
-    mse_weight: float = 1.0
-    lpips_weight: float = 1.0
-    #: perceptual term of the tuning loss ('lpips_alex' as PTI; 'none' = MSE only)
-    perceptual: str = "lpips_alex"
-    lpips_threshold: float = 0.06
-    locality_alpha: float = 30.0
-    locality_truncation: float = 0.5
-    locality_mse_weight: float = 0.1
-    locality_lpips_weight: float = 0.1
-    locality_samples: int = 1
-    locality_interval: int = 1
-
-    def tune_settings(self, lr: float, locality_weight: float) -> TuneSettings:
-        return TuneSettings(
-            steps=self.tune_steps,
-            lr=lr,
-            mse_weight=self.mse_weight,
-            lpips_weight=self.lpips_weight,
-            lpips_threshold=self.lpips_threshold,
-            locality_weight=locality_weight,
-            locality_interval=self.locality_interval,
-            locality=LocalityConfig(
-                alpha=self.locality_alpha,
-                truncation=self.locality_truncation,
-                mse_weight=self.locality_mse_weight,
-                lpips_weight=self.locality_lpips_weight,
-                samples=self.locality_samples,
-            ),
-        )
-
-
-@dataclass
-class TuningConfig(TuningFields, PivotConfig):
-    """Pivot + tuning fields (flat): the config layout of plain PTI and GaNI before refinement
-    stages existed; kept for code that builds on it."""
-
-
-@dataclass
-class PTIRefineConfig(TuningFields):
-    """The ``pti`` refinement stage's fields (everything of PTI but the pivot)."""
-
-    tune_lr: float = 3e-4
-    #: what is tuned (``functional.LAYER_SETS``); PTI optimises ``G.parameters()``, of which only
-    #: the synthesis parameters receive gradients at a fixed pivot
-    layers: str = "all_synthesis"
-    #: PTI's locality regulariser (authors' code: off; paper: on)
-    locality: bool = False
-
-
-@dataclass
-class PTIConfig(PTIRefineConfig, PivotConfig):
-    """Plain PTI: pivot fields first, then the refinement's (the field order of earlier versions)."""
-
-
-#: CPU demo / CI: short pivot and tuning (the 64 px embedded generator)
-FAST = {"pivot_steps": 40, "tune_steps": 40, "tune_lr": 3e-3}
-#: no LPIPS weights needed: MSE-only pivot and tuning (tests, machines without the backbones)
-MSE_ONLY = {"pivot_perceptual": "none", "pivot_mse_weight": 1.0, "perceptual": "none"}
-
-
-_SOURCE = "Roich et al. 2021 (arXiv 2106.05744); defaults from github.com/danielroich/PTI configs/hyperparameters.py"
-_PRESETS = standard_presets(fast=FAST, mse_only=MSE_ONLY)
+from .base import METHODS, StageTimer
+from .catalog import METHOD_CARDS, REFINEMENT_CARDS
+# the configs and preset overrides live in configs.py (torch-free); re-exported under their old names
+from .configs import MSE_ONLY, PTIConfig, PTIRefineConfig, TuningConfig, TuningFields  # noqa: F401
+from .configs import PTI_FAST as FAST  # noqa: F401
+from .stages import REFINEMENTS
+from .tuning import PivotTuningMethod, TuneOutcome, TuningRefinement
 
 
 @REFINEMENTS.register("pti")
 class PTIRefinement(TuningRefinement):
     """PTI's tuning from any embedding's latents (``e4e+pti``: GANInverter's ``--refine_mode pti``)."""
 
-    name = "pti"
-    summary = "PTI's tuning: all synthesis weights tuned on the image at the given latents"
-    source = _SOURCE
-    Config = PTIRefineConfig
-    presets = restrict_presets(_PRESETS, PTIRefineConfig)
+    card = REFINEMENT_CARDS.get("pti")
 
     def tune_one(
         self,
@@ -128,10 +55,5 @@ class PTIRefinement(TuningRefinement):
 
 @METHODS.register("pti")
 class PTI(PivotTuningMethod):
-    name = "pti"
-    summary = "Pivotal Tuning: W pivot, then tune all synthesis weights on the image"
-    source = _SOURCE
-    Config = PTIConfig
-    presets = _PRESETS
-    tunes_generator = True
+    card = METHOD_CARDS.get("pti")
     refinement = PTIRefinement

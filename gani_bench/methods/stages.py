@@ -23,6 +23,8 @@ import torch
 
 from ..registry import Registry
 from .base import InversionResult, StageTimer, config_from_preset
+from .catalog import Card, adopt_card
+from .configs import restrict_presets
 
 #: a callable images [N, 3, H, W] -> latents [N, num_ws, w_dim] (what LEC re-encodes with)
 Encoder = Callable[[torch.Tensor], torch.Tensor]
@@ -61,13 +63,23 @@ class Refinement:
 
 
 class Stage:
-    """Common shape of both stage kinds (mirrors ``InversionMethod``: Config, presets, summary)."""
+    """Common shape of both stage kinds (mirrors ``InversionMethod``: Config, presets, summary).
+
+    Built-in stages set ``card`` (their :class:`~gani_bench.methods.catalog.Card`), which fills
+    the attributes below; a plugin may set the attributes directly.
+    """
+
+    card: ClassVar[Optional[Card]] = None
 
     name: ClassVar[str] = ""
     summary: ClassVar[str] = ""
     source: ClassVar[str] = ""
     Config: ClassVar[type] = object
     presets: ClassVar[Mapping[str, Mapping[str, Any]]] = {"paper": {}}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        adopt_card(cls)
 
     def __init__(self, config: Any = None) -> None:
         self.config = config if config is not None else self.Config()
@@ -147,14 +159,6 @@ def stage_config(config: Any, config_cls: type) -> Any:
     import dataclasses
 
     return config_cls(**{f.name: getattr(config, f.name) for f in dataclasses.fields(config_cls)})
-
-
-def restrict_presets(presets: Mapping[str, Mapping[str, Any]], config_cls: type) -> Dict[str, Dict[str, Any]]:
-    """A method's presets restricted to the fields of one stage's config (the stage's own presets)."""
-    import dataclasses
-
-    names = {f.name for f in dataclasses.fields(config_cls)}
-    return {p: {k: v for k, v in values.items() if k in names} for p, values in presets.items()}
 
 
 __all__ = ["Embedding", "Refinement", "Stage", "EmbeddingStage", "RefinementStage", "EMBEDDINGS", "REFINEMENTS",

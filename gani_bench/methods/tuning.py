@@ -13,13 +13,14 @@ one-at-a-time calls.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, ClassVar, Dict, List, Optional, Sequence, Tuple
 
 import torch
 
 from .compose import StagedMethod
-from .losses import LocalityConfig, Perceptual, get_perceptual, locality_latents, locality_loss, reconstruction_loss
+from .configs import TuneSettings
+from .losses import Perceptual, get_perceptual, locality_latents, locality_loss, reconstruction_loss
 from .stages import RefinementStage
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -27,21 +28,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from .stages import Embedding, EmbeddingStage, Refinement
 
 Deltas = Dict[str, torch.Tensor]
-
-
-@dataclass
-class TuneSettings:
-    steps: int = 350
-    lr: float = 3e-4
-    mse_weight: float = 1.0
-    lpips_weight: float = 1.0
-    #: stop (before stepping) once the LPIPS term is <= this; <= 0 disables (PTI: 0.06)
-    lpips_threshold: float = 0.06
-    #: weight of the locality regulariser (0 = off)
-    locality_weight: float = 0.0
-    #: regulariser every this many steps (PTI: ``locality_regularization_interval`` = 1)
-    locality_interval: int = 1
-    locality: LocalityConfig = field(default_factory=LocalityConfig)
 
 
 @dataclass
