@@ -28,15 +28,14 @@ def test_demo_is_registered_with_its_command() -> None:
     assert entry.path().is_file()
 
 
-def test_demo_beats_its_w_encoder_and_more_iterations_help_up_to_four(demo) -> None:
+def test_demo_beats_its_w_encoder_and_every_iteration_helps(demo) -> None:
     """Measured when shipped (MSE, W-encoder = iteration 0; 1 and 2 threads alike): 0.0583,
-    0.0310, 0.0264, 0.0252, 0.0249, 0.0252. Asserted: every iteration count is at least 40%
-    better than the W-encoder, and each iteration up to the fourth improves on the one before.
-    NOT asserted, because it does not hold for this CPU-trained model: the fifth iteration is
-    1.2% worse than the fourth (docs/hyperstyle.md)."""
+    0.0262, 0.0190, 0.0167, 0.0158, 0.0156. Asserted: every iteration count is at least 50%
+    better than the W-encoder, and each of the 5 iterations (the authors' count, and the one the
+    model was trained with) improves on the one before (docs/hyperstyle.md)."""
     hs, info = demo
     G = info.generator
     targets = held_out_renders(G, 16, HELD_OUT_SEED)
     err = error_by_iteration(hs, G, targets, n_iters=5)
-    assert all(err[t] < 0.6 * err[0] for t in range(1, 6)), err
-    assert all(err[t + 1] <= err[t] for t in range(0, 4)), err
+    assert all(err[t] < 0.5 * err[0] for t in range(1, 6)), err
+    assert all(err[t + 1] < err[t] for t in range(0, 5)), err

@@ -47,7 +47,7 @@ DEMO_HYPERSTYLES: Registry[DemoHyperStyle] = Registry("demo HyperStyle")
 DEMO_COMMAND = ("OMP_NUM_THREADS=2 gani-bench train hyperstyle --generator embedded-64 --w-encoder embedded-64-w_encoder "
                 "--synthetic 1024 --preset fast --steps {steps} --seed 0 --out runs/demo-hyperstyle "
                 "--export embedded-64-hyperstyle.pt")
-DEMO_STEPS = 2000
+DEMO_STEPS = 3000
 
 DEMO_HYPERSTYLES.add("embedded-64-hyperstyle", DemoHyperStyle(
     name="embedded-64-hyperstyle", generator="embedded-64", w_encoder="embedded-64-w_encoder",
