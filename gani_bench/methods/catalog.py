@@ -105,22 +105,26 @@ for _name, _summary, _source, _config in _ENCODERS:
     METHOD_CARDS.add(_name, _embedding(Card(_name, _summary, _source, _config, C.SAME_IN_EVERY_PRESET)))
 
 # --- PTI, GaNI (methods/pti.py, methods/gani.py) ----------------------------------------------
-_PTI_SOURCE = "Roich et al. 2021 (arXiv 2106.05744); defaults from github.com/danielroich/PTI configs/hyperparameters.py"
-REFINEMENT_CARDS.add("pti", Card(
-    "pti", "PTI's tuning: all synthesis weights tuned on the image at the given latents", _PTI_SOURCE,
-    C.PTIRefineConfig, C.restrict_presets(C.PTI_PRESETS, C.PTIRefineConfig), tunes_generator=True))
-METHOD_CARDS.add("pti", Card(
-    "pti", "Pivotal Tuning: W pivot, then tune all synthesis weights on the image", _PTI_SOURCE,
-    C.PTIConfig, C.PTI_PRESETS, tunes_generator=True))
+def _pivot_tuning(name: str, source: str, presets: Mapping[str, Mapping[str, Any]], *, refinement: Tuple[type, str],
+                  method: Tuple[type, str]) -> None:
+    """A tuning refinement (config, summary) and its plain method (pivot + refinement fields, summary)."""
+    (refine_config, refine_summary), (method_config, method_summary) = refinement, method
+    REFINEMENT_CARDS.add(name, Card(name, refine_summary, source, refine_config,
+                                    C.restrict_presets(presets, refine_config), tunes_generator=True))
+    METHOD_CARDS.add(name, Card(name, method_summary, source, method_config, presets, tunes_generator=True))
 
-_GANI_SOURCE = ("Sheffi, Rotman, Wolf 2023 (GaNI, arXiv abstract only); architecture and defaults are "
-                "gani-bench's reading (README: GaNI provenance)")
-REFINEMENT_CARDS.add("gani", Card(
-    "gani", "GaNI's Gradient Modification Modules, trained one-shot on the image at the given latents", _GANI_SOURCE,
-    C.GaNIRefineConfig, C.restrict_presets(C.GANI_PRESETS, C.GaNIRefineConfig), tunes_generator=True))
-METHOD_CARDS.add("gani", Card(
-    "gani", "GaNI: W pivot, then one-shot trained Gradient Modification Modules update the weights", _GANI_SOURCE,
-    C.GaNIConfig, C.GANI_PRESETS, tunes_generator=True))
+
+_pivot_tuning(
+    "pti", "Roich et al. 2021 (arXiv 2106.05744); defaults from github.com/danielroich/PTI configs/hyperparameters.py",
+    C.PTI_PRESETS,
+    refinement=(C.PTIRefineConfig, "PTI's tuning: all synthesis weights tuned on the image at the given latents"),
+    method=(C.PTIConfig, "Pivotal Tuning: W pivot, then tune all synthesis weights on the image"))
+_pivot_tuning(
+    "gani", "Sheffi, Rotman, Wolf 2023 (GaNI, arXiv abstract only); architecture and defaults are "
+    "gani-bench's reading (README: GaNI provenance)",
+    C.GANI_PRESETS,
+    refinement=(C.GaNIRefineConfig, "GaNI's Gradient Modification Modules, trained one-shot on the image at the given latents"),
+    method=(C.GaNIConfig, "GaNI: W pivot, then one-shot trained Gradient Modification Modules update the weights"))
 
 # --- HyperStyle (methods/hyperstyle_refinement.py) --------------------------------------------
 REFINEMENT_CARDS.add("hyperstyle", Card(
