@@ -106,3 +106,44 @@ def test_imagenet_init_maps_resnet34_like_the_authors(tmp_path) -> None:
     assert torch.equal(got["body.15.bn2.running_var"], ref["layer4.2.bn2.running_var"])
     assert torch.equal(got["bn1.weight"], ref["bn1.weight"])
     assert torch.equal(got["conv1.weight"][:, :3], ref["conv1.weight"]) and got["conv1.weight"].shape[1] == 6
+
+
+def _photo_folder(tmp_path, sizes):
+    from PIL import Image
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    g = torch.Generator().manual_seed(0)
+    for i, (w, h) in enumerate(sizes):
+        pixels = (torch.rand(h, w, 3, generator=g) * 255).to(torch.uint8).numpy()
+        Image.fromarray(pixels).save(folder / f"img{i}.png")
+    return folder
+
+
+def test_dataset_images_load_a_folder_at_the_generator_size_and_skip_a_corrupt_file(tmp_path):
+    """Training on a folder (``--dataset DIR``): the encoders' loader, so bad files are skipped the same way."""
+    from gani_bench.hyperstyle.data import DatasetImages
+
+    folder = _photo_folder(tmp_path, [(40, 40), (48, 32), (32, 32)])
+    (folder / "broken.png").write_bytes(b"not a png")
+    images = DatasetImages(str(folder), 32, seed=0)
+    assert images.data.shape == (3, 3, 32, 32)
+    assert float(images.data.min()) >= -1.0 and float(images.data.max()) <= 1.0
+    batch = images.batch(0, 2)
+    assert batch.shape == (2, 3, 32, 32)
+    assert torch.equal(batch, images.batch(0, 2))  # deterministic in (seed, step): what resume relies on
+
+
+def test_a_folder_without_a_usable_image_is_one_line(tmp_path):
+    from gani_bench.errors import DatasetError
+    from gani_bench.hyperstyle.data import DatasetImages
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    (folder / "broken.png").write_bytes(b"not a png")
+    with pytest.raises(DatasetError) as exc:
+        DatasetImages(str(folder), 32, seed=0)
+    message = str(exc.value)
+    assert "\n" not in message
+    assert message.startswith(f"--dataset {folder}: no usable image (1 skipped, the first: ")
+    assert message.endswith("); give another --dataset")

@@ -49,7 +49,7 @@ def hyperstyle(generator: str, w_encoder: str, dataset: Optional[str], synthetic
     G, g_info = load_generator(generator, device)
     enc, info = load_encoder(w_encoder, device)
     check_encoder_generator(info, G, generator)
-    images = training.make_images(G, dataset=dataset, synthetic=synthetic, seed=seed, device=device)
+    images = training.make_images(G, dataset=dataset, synthetic=synthetic, seed=seed, device=device, generator_name=generator)
     final = training.train_hyperstyle(G, enc, out_dir, images=images, config=cfg, device=device, progress=not no_progress,
                                       generator_name=generator, w_encoder_name=w_encoder, domain=g_info.domain)
     click.echo(f"wrote {Path(out_dir).name}/checkpoints/{final.name}")

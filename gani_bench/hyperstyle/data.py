@@ -7,7 +7,7 @@ seeded permutation per epoch, so a resumed run sees exactly the batches it would
 """
 from __future__ import annotations
 
-from typing import List, Optional, Union
+from typing import List, Union
 
 import torch
 from torch import nn
@@ -53,28 +53,14 @@ class SyntheticImages(TrainImages):
 
 
 class DatasetImages(TrainImages):
-    """The images of a dataset name, manifest or folder, loaded once at the generator's size."""
+    """The images of a dataset name, manifest or folder, loaded once at the generator's size
+    (the encoders' loader: the same skipping of bad images and the same one-line error)."""
 
-    def __init__(self, spec: str, resolution: int, seed: int, limit: Optional[int] = None) -> None:
-        from ..harness.datasets import iter_samples, open_dataset
+    def __init__(self, spec: str, resolution: int, seed: int, *, generator_name: str = "", device: Device = "cpu") -> None:
+        from ..encoders.training.data import load_dataset_images
 
-        from ..generators import load_generator
-
-        ds = open_dataset(spec, limit=limit)
-        skipped: List[str] = []
-        gens: dict = {}
-
-        def provider(name: str) -> nn.Module:  # rendered entries name their generator
-            if name not in gens:
-                gens[name] = load_generator(name)[0]
-            return gens[name]
-
-        samples = list(iter_samples(ds, ds.entries, resolution, on_skip=lambda e, why: skipped.append(why),
-                                    generator_provider=provider))
-        if not samples:
-            raise DatasetError(f"dataset {spec!r}: no usable image ({skipped[0] if skipped else 'it is empty'}); give another --dataset")
-        self.data = torch.stack([s.target for s in samples])
-        super().__init__(len(samples), seed)
+        self.data = load_dataset_images(spec, resolution, generator_name, torch.device(device))
+        super().__init__(int(self.data.shape[0]), seed)
 
     def images(self, idx: List[int]) -> torch.Tensor:
         return self.data[idx]

@@ -234,12 +234,13 @@ def export_for_inference(checkpoint: Union[str, Path], dest: Union[str, Path]) -
     return save_hyperstyle(model, dest, opts=keep, extra={"global_step": step})
 
 
-def make_images(G: nn.Module, *, dataset: Optional[str], synthetic: Optional[int], seed: int, device: Device) -> TrainImages:
+def make_images(G: nn.Module, *, dataset: Optional[str], synthetic: Optional[int], seed: int, device: Device,
+                generator_name: str = "") -> TrainImages:
     if (dataset is None) == (synthetic is None):
         raise ConfigError("give exactly one of dataset= (--dataset) or synthetic= (--synthetic N)")
     if synthetic is not None:
         return SyntheticImages(G, int(synthetic), seed, device)
-    return DatasetImages(str(dataset), int(G.img_resolution), seed)
+    return DatasetImages(str(dataset), int(G.img_resolution), seed, generator_name=generator_name, device=device)
 
 
 def preset(name: str, **overrides: Any) -> TrainConfig:

@@ -57,5 +57,6 @@ def load_dataset_images(spec: str, resolution: int, G_name: str, device: torch.d
                                 generator_provider=lambda n: GENERATORS.get(n).load(device)[0],
                                 run_generator_name=G_name, device=device))
     if not samples:
-        raise DatasetError(f"--dataset {spec}: no loadable images ({len(skipped)} skipped)")
+        reason = f"{len(skipped)} skipped, the first: {skipped[0]}" if skipped else "it holds none"
+        raise DatasetError(f"--dataset {spec}: no usable image ({reason}); give another --dataset")
     return torch.stack([s.target for s in samples])
