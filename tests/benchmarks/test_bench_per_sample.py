@@ -4,7 +4,9 @@ Run: ``pytest tests/benchmarks/test_bench_per_sample.py --benchmark-only -p no:r
 (skipped in the normal run). Generator: the embedded 64 px one (``embedded-64``), offsets on
 all 14 modulated conv / ToRGB weights, ``mode='mul'`` as HyperStyle applies them, batch 8,
 forward only (what HyperStyle's inference does per iteration), ``GANI_BENCH_THREADS`` threads
-(default 1). Groups:
+(default 1), on ``GANI_BENCH_DEVICE`` (default ``cpu``; ``cuda`` where a GPU is present, skipped
+otherwise: the grouped pass is what CUDA uses, ``synthesize_batch_deltas``). Each timed call ends
+in ``float(...)``, which waits for the device. Groups:
 
 * ``per-sample-batch8``: ``synthesize`` with [8, *shape] offsets (one pass) vs 8 calls with
   the single images' offsets (the loop ``synthesize_batch_deltas`` used before).
@@ -27,16 +29,22 @@ from gani_bench.stylegan2.functional import per_sample_parameter_names, synthesi
 N = 8
 
 
+DEVICE = torch.device(os.environ.get("GANI_BENCH_DEVICE", "cpu"))
+
+
 def _setup() -> tuple:
+    if DEVICE.type == "cuda" and not torch.cuda.is_available():
+        pytest.skip("GANI_BENCH_DEVICE=cuda but no CUDA device is present")
     torch.set_num_threads(int(os.environ.get("GANI_BENCH_THREADS", "1")))
     G = build_embedded_generator(0)
     gen = torch.Generator().manual_seed(0)
-    ws = G.mapping(torch.randn(N, G.z_dim, generator=gen), None)
+    with torch.no_grad():
+        ws = G.mapping(torch.randn(N, G.z_dim, generator=gen), None)
     params = dict(G.named_parameters())
     names = per_sample_parameter_names(G)
-    per = {k: 0.1 * torch.randn(N, *params[k].shape, generator=gen) for k in names}
-    shared = {k: 0.1 * torch.randn(params[k].shape, generator=gen) for k in names}
-    return G, ws, per, shared
+    per = {k: 0.1 * torch.randn(N, *params[k].shape, generator=gen).to(DEVICE) for k in names}
+    shared = {k: 0.1 * torch.randn(params[k].shape, generator=gen).to(DEVICE) for k in names}
+    return G.to(DEVICE), ws.to(DEVICE), per, shared
 
 
 def _old_shared(G, ws: torch.Tensor, deltas: Dict[str, torch.Tensor]) -> torch.Tensor:
