@@ -93,6 +93,18 @@ def test_one_method_draws_no_time_scatter_and_mse_axis_is_not_negative(tiny_run)
     assert min(ticks) == 0.0 and max(ticks) > 0.05
 
 
+def test_grids_show_at_their_own_size_and_wide_tables_scroll(tiny_run):
+    """A labelled grid scaled down to the page garbles its labels (seen with 11 methods): it keeps
+    its size in a sideways-scrolling box, as do tables with one column per method."""
+    page = (tiny_run[0] / "report" / "report.html").read_text()
+    css = re.search(r"<style>(.*?)</style>", page, re.S).group(1)
+    grid_rule = re.search(r"img\.grid\{([^}]*)\}", css).group(1)
+    assert "max-width" not in grid_rule and "image-rendering:pixelated" in grid_rule
+    assert ".wide{overflow-x:auto" in css
+    assert page.count('<div class="wide"><img class="grid"') == 2  # reconstruction grid + one edit grid
+    assert '<div class="wide"><table>' in page
+
+
 def _chromium() -> str | None:
     for name in ("chromium", "chromium-browser", "google-chrome", "chrome"):
         if shutil.which(name):

@@ -18,7 +18,8 @@ _CSS = """
 body{font-family:system-ui,sans-serif;margin:24px;max-width:1200px;color:#222}
 table{border-collapse:collapse;margin:8px 0 20px}th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}
 th:first-child,td:first-child{text-align:left}th{background:#f3f3f3}td.best{font-weight:bold;background:#eef7ee}
-.note{color:#555;font-size:90%}.plots{display:flex;flex-wrap:wrap;gap:12px}img.grid{image-rendering:pixelated;max-width:100%;height:auto}
+.note{color:#555;font-size:90%}.plots{display:flex;flex-wrap:wrap;gap:12px}img.grid{image-rendering:pixelated}
+.wide{overflow-x:auto;max-width:100%}td{white-space:nowrap}
 nav{margin:4px 0 12px;font-size:90%}figure{margin:8px 0 20px}
 pre{background:#f7f7f7;padding:8px;overflow-x:auto;font-size:85%}
 """
@@ -38,7 +39,8 @@ def table_html(df: pd.DataFrame, bold: Optional[pd.DataFrame] = None, index: boo
     if df is None or df.empty:
         return '<p class="note">(no rows)</p>'
     head = ([df.index.name or ""] if index else []) + [str(c) for c in df.columns]
-    out = ["<table>", "<tr>" + "".join(f"<th>{_esc(h)}</th>" for h in head) + "</tr>"]
+    # wide tables (one column per method) scroll sideways instead of wrapping every cell
+    out = ['<div class="wide"><table>', "<tr>" + "".join(f"<th>{_esc(h)}</th>" for h in head) + "</tr>"]
     for idx, row in df.iterrows():
         cells = [f"<td>{_esc(idx)}</td>"] if index else []
         for c in df.columns:
@@ -47,7 +49,7 @@ def table_html(df: pd.DataFrame, bold: Optional[pd.DataFrame] = None, index: boo
             cls = ' class="best"' if bold is not None and bool(bold.loc[idx, c]) else ""
             cells.append(f"<td{cls}>{_esc(text)}</td>")
         out.append("<tr>" + "".join(cells) + "</tr>")
-    out.append("</table>")
+    out.append("</table></div>")
     return "\n".join(out)
 
 
@@ -78,9 +80,11 @@ _NOTES = {
 
 
 def _grid_html(caption: str, img: Image.Image, ids: Sequence[str]) -> str:
-    return (f'<figure><img class="grid" alt="{_esc(caption)}" width="{img.size[0]}" height="{img.size[1]}" '
-            f'src="{png_data_uri(img)}"><figcaption class="note">{_esc(caption)}; rows: {_esc(", ".join(ids))}'
-            "</figcaption></figure>")
+    # shown at its own size (pixel-exact labels and thumbnails; scaling a labelled grid down
+    # garbles the text), scrolling sideways when wider than the page
+    return (f'<figure><div class="wide"><img class="grid" alt="{_esc(caption)}" width="{img.size[0]}" '
+            f'height="{img.size[1]}" src="{png_data_uri(img)}"></div><figcaption class="note">{_esc(caption)}; '
+            f'rows: {_esc(", ".join(ids))}</figcaption></figure>')
 
 
 def render_page(*, title: str, run_info: Dict[str, str], table1: pd.DataFrame, table1_bold: pd.DataFrame,
