@@ -103,6 +103,9 @@ def test_grids_show_at_their_own_size_and_wide_tables_scroll(tiny_run):
     assert ".wide{overflow-x:auto" in css
     assert page.count('<div class="wide"><img class="grid"') == 2  # reconstruction grid + one edit grid
     assert '<div class="wide"><table>' in page
+    # captions come before their grid; each method's edit grid folds, the first one open
+    assert '<figure><figcaption class="note">Targets and reconstructions; rows: ' in page
+    assert re.search(r'<details open><summary>Edits through pti</summary><figure><figcaption class="note">Edits through pti; rows: ', page)
 
 
 def _chromium() -> str | None:

@@ -20,7 +20,7 @@ table{border-collapse:collapse;margin:8px 0 20px}th,td{border:1px solid #ccc;pad
 th:first-child,td:first-child{text-align:left}th{background:#f3f3f3}td.best{font-weight:bold;background:#eef7ee}
 .note{color:#555;font-size:90%}.plots{display:flex;flex-wrap:wrap;gap:12px}img.grid{image-rendering:pixelated}
 .wide{overflow-x:auto;max-width:100%}td{white-space:nowrap}
-nav{margin:4px 0 12px;font-size:90%}figure{margin:8px 0 20px}
+nav{margin:4px 0 12px;font-size:90%}figure{margin:8px 0 20px}summary{cursor:pointer;margin:6px 0}
 pre{background:#f7f7f7;padding:8px;overflow-x:auto;font-size:85%}
 """
 
@@ -80,11 +80,19 @@ _NOTES = {
 
 
 def _grid_html(caption: str, img: Image.Image, ids: Sequence[str]) -> str:
-    # shown at its own size (pixel-exact labels and thumbnails; scaling a labelled grid down
-    # garbles the text), scrolling sideways when wider than the page
-    return (f'<figure><div class="wide"><img class="grid" alt="{_esc(caption)}" width="{img.size[0]}" '
-            f'height="{img.size[1]}" src="{png_data_uri(img)}"></div><figcaption class="note">{_esc(caption)}; '
-            f'rows: {_esc(", ".join(ids))}</figcaption></figure>')
+    # the caption first (a reader learns which method a grid is before scrolling through it); the
+    # grid at its own size (pixel-exact labels and thumbnails: scaling a labelled grid down garbles
+    # the text), scrolling sideways when wider than the page
+    return (f'<figure><figcaption class="note">{_esc(caption)}; rows: {_esc(", ".join(ids))}</figcaption>'
+            f'<div class="wide"><img class="grid" alt="{_esc(caption)}" width="{img.size[0]}" '
+            f'height="{img.size[1]}" src="{png_data_uri(img)}"></div></figure>')
+
+
+def _edit_grids_html(grids: Sequence[Tuple[str, Image.Image, Sequence[str]]]) -> str:
+    """One folding block per method (the first open): with many methods the edit grids would
+    otherwise make the page several screens long per method."""
+    return "".join(f'<details{" open" if i == 0 else ""}><summary>{_esc(caption)}</summary>{_grid_html(caption, img, ids)}</details>'
+                   for i, (caption, img, ids) in enumerate(grids))
 
 
 def render_page(*, title: str, run_info: Dict[str, str], table1: pd.DataFrame, table1_bold: pd.DataFrame,
@@ -108,7 +116,7 @@ def render_page(*, title: str, run_info: Dict[str, str], table1: pd.DataFrame, t
                     f'{_esc(", ".join(missing))}</p>') if missing else ""
             body[key] = note + table_html(metric_tables[key]) + gone
     if edit_grids:
-        body["edit-grids"] = "".join(_grid_html(*g) for g in edit_grids)
+        body["edit-grids"] = _edit_grids_html(edit_grids)
     if not timing.empty:
         body["timing"] = table_html(timing, index=False)
     if plots:
