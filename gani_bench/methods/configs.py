@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field, fields
-from typing import Any, Dict, Mapping, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 
 def standard_presets(fast: Mapping[str, Any], mse_only: Mapping[str, Any]) -> Dict[str, Dict[str, Any]]:
@@ -248,8 +248,9 @@ class EncoderStageConfig:
 
 @dataclass
 class IterativeEncoderStageConfig(EncoderStageConfig):
-    #: ReStyle iterations at inference (the authors' ``n_iters_per_batch``: 5)
-    n_iters: int = 5
+    #: ReStyle iterations at inference; None = the encoder file's ``n_iters_per_batch``, the count
+    #: it was trained with (the authors' training and inference default: 5; the demo file: 2)
+    n_iters: Optional[int] = None
 
 
 @dataclass
