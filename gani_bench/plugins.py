@@ -8,11 +8,14 @@ declares an entry point in the ``gani_bench.plugins`` group.
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 from importlib import metadata
 from typing import List
 
 _PLUGIN_PACKAGES = ("gani_bench.metrics", "gani_bench.methods", "gani_bench.baselines")
+#: comma-separated modules a run (and ``methods list``) imports too: a method or metric in a user's file
+PLUGINS_ENV = "GANI_BENCH_PLUGINS"
 _loaded = False
 
 
@@ -52,3 +55,19 @@ def load_plugins() -> None:
     for registry, cards in ((METHODS, METHOD_CARDS), (EMBEDDINGS, EMBEDDING_CARDS), (REFINEMENTS, REFINEMENT_CARDS)):
         registry.reorder(cards.names())
     _loaded = True
+
+
+def extra_plugin_modules() -> List[str]:
+    """The module names in ``$GANI_BENCH_PLUGINS`` (empty when unset)."""
+    return [s.strip() for s in os.environ.get(PLUGINS_ENV, "").split(",") if s.strip()]
+
+
+def import_extra_plugins() -> None:
+    """Import modules named in ``$GANI_BENCH_PLUGINS`` (a method or metric in a user's file)."""
+    from .errors import ConfigError
+
+    for name in extra_plugin_modules():
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            raise ConfigError(f"${PLUGINS_ENV} names module {name!r} which cannot be imported ({exc}); fix the name or PYTHONPATH") from None

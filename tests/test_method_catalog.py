@@ -106,3 +106,21 @@ def test_methods_list_prints_the_catalogue():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-500:]
     assert "pti: Pivotal Tuning" in done.stdout and "e4e+gani:" in done.stdout
+
+
+def test_a_method_in_a_users_file_named_by_the_env_variable_is_listed(tmp_path, monkeypatch):
+    """``$GANI_BENCH_PLUGINS`` (a method in a user's file, as a run imports it) makes the listing
+    load the plugins and that module."""
+    monkeypatch.setenv("GANI_BENCH_PLUGINS", "my_listed_probe")
+    assert not catalog.cards_describe_installed_plugins()
+    (tmp_path / "my_listed_probe.py").write_text(
+        "import dataclasses\n"
+        "from gani_bench.methods.base import METHODS, InversionMethod\n"
+        "@dataclasses.dataclass\nclass ProbeConfig:\n    steps: int = 7\n"
+        "@METHODS.register('my_listed_probe')\n"
+        "class Probe(InversionMethod):\n    name = 'my_listed_probe'\n    summary = 'a user method'\n    Config = ProbeConfig\n")
+    code = "from gani_bench.cli import main\ntry:\n    main(['methods', 'list', '--brief'])\nexcept SystemExit:\n    pass\n"
+    env = dict(__import__("os").environ, PYTHONPATH=str(tmp_path), GANI_BENCH_PLUGINS="my_listed_probe")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr[-500:]
+    assert "my_listed_probe: a user method" in done.stdout.splitlines()

@@ -38,8 +38,9 @@ from .outputs import base_ref, render_edits, save_deltas
 from .provenance import config_hash, device_name, git_commit, package_versions
 from .run_dir import RUN_FILE, check_run_dir, clear_results, default_run_dir, write_run_record
 from .devices import apply_threads, threads_notice
-from .selection import (FAST_METRICS, PLUGINS_ENV, RunConfig, RunResult, check_preset, generator_hint,
-                        import_extra_plugins, request_record, resolve_methods, resolve_metrics, split_overrides,
+from ..plugins import PLUGINS_ENV, import_extra_plugins
+from .selection import (FAST_METRICS, RunConfig, RunResult, check_preset, generator_hint,
+                        request_record, resolve_methods, resolve_metrics, split_overrides,
                         validate_request)
 from .store import ResultRow, ResultStore, finished_images
 

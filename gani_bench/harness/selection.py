@@ -7,9 +7,7 @@ errors) without building anything.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import logging
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
@@ -23,7 +21,6 @@ from .datasets import DEFAULT_DATASET
 log = logging.getLogger("gani_bench.run")
 
 #: env var naming extra plugin modules to import (comma-separated), e.g. a user's method file
-PLUGINS_ENV = "GANI_BENCH_PLUGINS"
 #: default metrics of the ``fast`` preset (those registered): the papers' columns, identity, and
 #: the cheaper edit metrics. The LPIPS-based edit/locality metrics and LPIPS-VGG cost 2-5 s per
 #: image each on a CPU (measured on 2 shared cores), more than the fast methods themselves; the
@@ -98,15 +95,6 @@ def check_preset(preset: str, method_names: Sequence[str]) -> None:
         common = [p for p in METHODS.get(method_names[0]).presets if all(p in METHODS.get(m).presets for m in method_names)]
         raise ConfigError(f"{opt('preset', preset)}: not a preset of {', '.join(lacking)}; "
                           f"valid presets: {', '.join(common) or '(none shared by the selected methods)'}")
-
-
-def import_extra_plugins() -> None:
-    """Import modules named in ``$GANI_BENCH_PLUGINS`` (a method or metric in a user's file)."""
-    for name in filter(None, (s.strip() for s in os.environ.get(PLUGINS_ENV, "").split(","))):
-        try:
-            importlib.import_module(name)
-        except ImportError as exc:
-            raise ConfigError(f"${PLUGINS_ENV} names module {name!r} which cannot be imported ({exc}); fix the name or PYTHONPATH") from None
 
 
 def generator_hint(generator: Any, dataset: str) -> Optional[str]:

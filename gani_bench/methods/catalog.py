@@ -92,9 +92,9 @@ _ENCODERS = [
      "Richardson et al. 2021 (pixel2style2pixel); inference as eladrich/pixel2style2pixel", C.EncoderStageConfig),
     ("e4e", "e4e encoder: w0 plus per-slot deltas, trained for editability (W+)",
      "Tov et al. 2021 (encoder4editing); inference as omertov/encoder4editing", C.EncoderStageConfig),
-    ("restyle_psp", "ReStyle-pSp: iterative residual encoder, 5 iterations with the generator (W+)",
+    ("restyle_psp", "ReStyle-pSp: iterative residual encoder, iterated with the generator (W+)",
      "Alaluf et al. 2021 (ReStyle); inference as yuval-alaluf/restyle-encoder", C.IterativeEncoderStageConfig),
-    ("restyle_e4e", "ReStyle-e4e: iterative w0 + deltas encoder, 5 iterations with the generator (W+)",
+    ("restyle_e4e", "ReStyle-e4e: iterative w0 + deltas encoder, iterated with the generator (W+)",
      "Alaluf et al. 2021 (ReStyle); inference as yuval-alaluf/restyle-encoder", C.IterativeEncoderStageConfig),
     ("w_encoder", "HyperStyle's W-encoder: one w for every style slot",
      "Alaluf et al. 2022 (HyperStyle), its faces_w_encoder; inference as yuval-alaluf/hyperstyle",
@@ -121,7 +121,7 @@ _pivot_tuning(
     method=(C.PTIConfig, "Pivotal Tuning: W pivot, then tune all synthesis weights on the image"))
 _pivot_tuning(
     "gani", "Sheffi, Rotman, Wolf 2023 (GaNI, arXiv abstract only); architecture and defaults are "
-    "gani-bench's reading (README: GaNI provenance)",
+    "gani-bench's reading (docs/methods.md, GaNI)",
     C.GANI_PRESETS,
     refinement=(C.GaNIRefineConfig, "GaNI's Gradient Modification Modules, trained one-shot on the image at the given latents"),
     method=(C.GaNIConfig, "GaNI: W pivot, then one-shot trained Gradient Modification Modules update the weights"))
@@ -165,14 +165,17 @@ ENTRY_POINT_GROUP = "gani_bench.plugins"
 def cards_describe_installed_plugins() -> bool:
     """True when the cards above are every method and stage the plugin loader would register.
 
-    False when a package declares a ``gani_bench.plugins`` entry point or a plugin package holds
-    a module this catalogue does not list; then only loading the plugins tells.
+    False when a package declares a ``gani_bench.plugins`` entry point, ``$GANI_BENCH_PLUGINS``
+    names modules, or a plugin package holds a module this catalogue does not list; then only
+    loading the plugins tells.
     """
     import importlib
     import pkgutil
     from importlib import metadata
 
-    if any(True for _ in metadata.entry_points(group=ENTRY_POINT_GROUP)):
+    from ..plugins import extra_plugin_modules
+
+    if extra_plugin_modules() or any(True for _ in metadata.entry_points(group=ENTRY_POINT_GROUP)):
         return False
     for package_name, known in KNOWN_PLUGIN_MODULES.items():
         package = importlib.import_module(package_name)
