@@ -2,10 +2,10 @@
 
 Both are the projection embedding stages of :mod:`gani_bench.methods.projection_embedding`
 (NVIDIA stylegan2-ada-pytorch ``projector.py`` schedule) run on their own. Differences from
-SPEC.md, on purpose:
+the project's specification (its development notes), on purpose:
 
-* peak learning rate 0.1, the value in NVIDIA's code (``initial_learning_rate=0.1``); SPEC.md's
-  0.01 is the value in PTI's copy of the projector;
+* peak learning rate 0.1, the value in NVIDIA's code (``initial_learning_rate=0.1``); the
+  specification's 0.01 is the value in PTI's copy of the projector;
 * W+ (one w per style input, 2000 steps) is not in NVIDIA's script: it is the same schedule
   with a [num_ws, w_dim] latent, as in HyperStyle's "SG2 W+" row;
 * the optimised noise maps are returned with the result and used for the reconstruction

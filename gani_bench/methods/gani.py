@@ -5,7 +5,7 @@ From the paper's abstract: a per-image, one-shot training of shallow update netw
 application of these networks to the original parameters gives the modified generator, which
 inverts the image almost perfectly while leaving the rest of the latent-to-image mapping
 relatively intact. The paper body and code are not public: every concrete choice below is
-OUR reading (see SPEC.md "Our reading"), and each one is a config field:
+OUR reading (docs/methods.md, GaNI), and each one is a config field:
 
 1. pivot: the W projection PTI uses (shared code, 450 steps);
 2. layers: every modulated-conv and ToRGB weight (``layers='conv_and_torgb_weights'``) or HyperStyle's
