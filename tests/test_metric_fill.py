@@ -115,6 +115,55 @@ def test_resume_fills_a_metric_added_with_metrics_without_rerunning_the_method(t
     assert incomplete_rows(tmp_path / "run", ["mse", "psnr"]).empty
 
 
+TINY_GENERATOR = TESTS_DIR / "data" / "ckpt" / "rosinality_tiny.pt"
+EDIT_METRICS = ["edit_consistency_mse"]
+
+
+def _pti_run(images: Path, out: Path, metrics, save_deltas: bool):
+    """Real PTI (it tunes the generator, so its edits need its deltas), two steps per stage."""
+    return api.run(methods="pti", dataset=str(images), generator=str(TINY_GENERATOR), out=out, preset="fast_mse",
+                   overrides={"pivot_steps": 2, "tune_steps": 2, "pivot_w_avg_samples": 50}, metrics=metrics,
+                   device="cpu", report=False, save_deltas=save_deltas, threads=1)
+
+
+def _edit_columns(run_dir: Path):
+    rows = read_results(run_dir).set_index("image_id").sort_index()
+    return rows[[c for c in rows.columns if c.startswith("metric:edit_consistency_mse/")]]
+
+
+def test_resume_fills_an_edit_metric_from_saved_latents_and_deltas(tmp_path, caplog):
+    """Edit metrics added on resume come from ``--save-deltas`` files, equal to computing them in
+    the run (edit metrics see targets as saved), and PTI is not run again."""
+    images = _folder(tmp_path / "imgs", 2)
+    _pti_run(images, tmp_path / "run", ["mse"], save_deltas=True)
+    assert _edit_columns(tmp_path / "run").empty
+    with caplog.at_level(logging.INFO, logger="gani_bench.run"):
+        res = _pti_run(images, tmp_path / "run", ["mse", *EDIT_METRICS], save_deltas=True)
+    assert res.counts["pti"]["resumed"] == 2 and res.counts["pti"]["ok"] == 0
+    assert any("filled edit_consistency_mse for 2 finished image(s) from their saved PNGs and latents" in r.message
+               for r in caplog.records)
+    filled = _edit_columns(tmp_path / "run")
+    assert filled.shape[1] >= 2 and filled.notna().all().all() and (filled.to_numpy() > 0).all()
+    _pti_run(images, tmp_path / "direct", ["mse", *EDIT_METRICS], save_deltas=True)
+    direct = _edit_columns(tmp_path / "direct")
+    assert list(direct.columns) == list(filled.columns)
+    np.testing.assert_allclose(filled.to_numpy(), direct.to_numpy(), rtol=1e-5, atol=1e-7)
+    assert incomplete_rows(tmp_path / "run", ["mse", *EDIT_METRICS]).empty
+
+
+def test_without_saved_deltas_an_edit_metric_stays_missing_with_one_line(tmp_path, caplog):
+    images = _folder(tmp_path / "imgs", 2)
+    _pti_run(images, tmp_path / "run", ["mse"], save_deltas=False)
+    with caplog.at_level(logging.WARNING, logger="gani_bench.run"):
+        _pti_run(images, tmp_path / "run", ["mse", *EDIT_METRICS], save_deltas=False)
+    assert _edit_columns(tmp_path / "run").empty
+    lines = [r.message for r in caplog.records if "miss edit metrics" in r.message]
+    assert lines == ["2 finished image(s) miss edit metrics that need their latents and weight deltas, which the run "
+                     "did not save; they stay missing (rerun those images with force=True, and save_deltas=True to "
+                     "keep them next time)"]
+    assert list(incomplete_rows(tmp_path / "run", ["mse", *EDIT_METRICS])["missing"]) == [EDIT_METRICS] * 2
+
+
 def test_unavailable_metrics_are_summarised_in_one_line_before_the_run(tmp_path, monkeypatch, caplog):
     monkeypatch.setenv("GANI_BENCH_HOME", str(tmp_path / "empty"))
     monkeypatch.setenv("GANI_BENCH_OFFLINE", "1")

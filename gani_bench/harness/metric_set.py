@@ -126,13 +126,27 @@ class MetricSet:
                 method: Optional[str] = None) -> List[Dict[str, float]]:
         values = self.compute_image(pred, target)
         if self.edit:
-            ctx = ctx_factory()
-            for name, metric in list(self.edit):
-                why = getattr(metric, "unavailable_for", None)
-                reason = why(ctx) if callable(why) and method is not None else None
-                if reason is not None:
-                    self.partial.setdefault(name, {})[method] = reason
-                self._spread(self._guard(name, lambda: metric.compute_edit(ctx)), values)
+            for i, edit_values in enumerate(self.compute_edit(ctx_factory(), method=method)):
+                values[i].update(edit_values)
+        return values
+
+    @property
+    def refillable_edit_names(self) -> List[str]:
+        """Edit metrics a resume can compute from saved latents and deltas (not those needing an encoder)."""
+        return [n for n, m in self.edit if not getattr(m, "needs_encoder", False)]
+
+    def compute_edit(self, ctx: EditContext, method: Optional[str] = None,
+                     only: Optional[Sequence[str]] = None) -> List[Dict[str, float]]:
+        """Edit metrics of every image of ``ctx`` (targets as saved: the runner and a resume alike)."""
+        values: List[Dict[str, float]] = [{} for _ in range(ctx.latents.shape[0])]
+        for name, metric in list(self.edit):
+            if only is not None and name not in only:
+                continue
+            why = getattr(metric, "unavailable_for", None)
+            reason = why(ctx) if callable(why) and method is not None else None
+            if reason is not None:
+                self.partial.setdefault(name, {})[method] = reason
+            self._spread(self._guard(name, lambda: metric.compute_edit(ctx)), values)
         return values
 
     def _guard(self, name: str, fn: Callable[[], Dict[str, torch.Tensor]]) -> Dict[str, torch.Tensor]:

@@ -31,8 +31,8 @@ from ..plugins import load_plugins
 from . import distributed
 from .datasets import DEFAULT_DATASET, Dataset, ImageEntry, iter_samples, open_dataset
 from .generator_source import GeneratorCache, resolve_generator
-from .images import save_png
-from .metric_fill import TARGET_DIR, fill_missing
+from .images import as_saved, save_png
+from .metric_fill import TARGET_DIR, EditSource, fill_missing
 from .metric_set import MetricSet
 from .outputs import base_ref, render_edits, save_deltas
 from .provenance import config_hash, device_name, git_commit, package_versions
@@ -168,7 +168,9 @@ def _run(cfg: RunConfig, info: distributed.DistInfo, device: torch.device, metho
     ctx.store.set_meta("device", device_name(device))
     counts: Dict[str, Dict[str, int]] = {}
     try:
-        fill_missing(run_dir, ctx.store, metrics, method_names, info)  # resume: columns missing since
+        fill_missing(run_dir, ctx.store, metrics, method_names, info,  # resume: columns missing since
+                     edits_from=EditSource(generator=G, edits=ctx.edits, seed=int(cfg.seed),
+                                            fingerprint=getattr(ginfo, "fingerprint", None)))
         for m in method_names:
             counts[m] = _run_method(ctx, m, configs[m])
     finally:
@@ -294,8 +296,9 @@ def _process_batch(ctx: _Ctx, st: _MethodState, batch: List[Any], t_start: float
     recon = result.reconstruction.detach().clamp(-1, 1)
 
     def edit_ctx() -> EditContext:
+        # targets as saved, like the image metrics: a resume recomputes edit metrics from the PNGs
         return EditContext(generator=ctx.G, latents=result.latents.detach(), weight_deltas=result.weight_deltas,
-                           targets=targets, edits=ctx.edits, seed=cfg.seed, encoder=getattr(result, "encoder", None))
+                           targets=as_saved(targets), edits=ctx.edits, seed=cfg.seed, encoder=getattr(result, "encoder", None))
 
     t_metrics = time.perf_counter()
     values = ctx.metrics.compute(recon, targets, edit_ctx, method=m)

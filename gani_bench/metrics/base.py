@@ -95,6 +95,9 @@ class EditContext:
 
 class EditMetric(Metric):
     kind: ClassVar[str] = "edit"
+    #: True when the metric re-encodes images with the method's encoder (LEC): a resume cannot
+    #: recompute it from saved latents and deltas, which do not include the encoder
+    needs_encoder: ClassVar[bool] = False
 
     def compute_edit(self, ctx: EditContext) -> Dict[str, torch.Tensor]:
         """Return {column_name: per-image values [N]} (several edits give several columns)."""

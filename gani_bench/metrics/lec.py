@@ -45,6 +45,7 @@ class LEC(EditFidelityMetric):
     """e4e's Latent Editing Consistency: ||w - f^-1(E(G(f(w))))||_2 per image and edit."""
 
     name: ClassVar[str] = "lec"
+    needs_encoder: ClassVar[bool] = True
     direction = "lower"
     weights: ClassVar[Tuple[str, ...]] = ()
     summary: ClassVar[str] = "e4e's LEC: encode, edit, render, re-encode, un-edit; L2 latent distance (needs an encoder)"
