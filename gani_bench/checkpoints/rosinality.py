@@ -274,3 +274,25 @@ def save_rosinality(G: torch.nn.Module, path: PathLike) -> Path:
     torch.save(to_rosinality(G), str(path))
     return Path(path)
 
+
+def save_authors_checkpoint(path: PathLike, state: Dict[str, torch.Tensor], opts: Mapping[str, Any], *,
+                            decoder: Union[torch.nn.Module, None] = None, latent_avg: Union[torch.Tensor, None] = None,
+                            extra: Union[Mapping[str, Any], None] = None) -> Path:
+    """Write ``{'state_dict', 'opts', 'latent_avg', **extra}`` as the pSp-family repositories do
+    (pSp, e4e, ReStyle, HyperStyle), atomically (a temporary file, then a rename).
+
+    ``state`` holds the model's own prefixed tensors (``encoder.*``, ``hypernet.*``); ``decoder``
+    (our Generator) is added as rosinality ``decoder.*`` tensors when given.
+    """
+    state = dict(state)
+    if decoder is not None:
+        state.update({f"decoder.{k}": v for k, v in to_rosinality(decoder)["g_ema"].items()})
+    out: Dict[str, Any] = {"state_dict": state, "opts": dict(opts)}
+    if latent_avg is not None:
+        out["latent_avg"] = latent_avg
+    out.update(dict(extra or {}))
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(out, str(tmp))
+    tmp.replace(path)
+    return path

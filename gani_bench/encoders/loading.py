@@ -213,7 +213,7 @@ def save_encoder(model: InversionEncoder, path: PathLike, *, opts: Optional[Mapp
 
     ``decoder`` (our Generator) is stored as rosinality ``decoder.*`` tensors when given.
     """
-    from ..checkpoints.rosinality import to_rosinality
+    from ..checkpoints.rosinality import save_authors_checkpoint
 
     cfg = model.config
     kind = ENCODER_KINDS.get(cfg.kind)
@@ -222,14 +222,7 @@ def save_encoder(model: InversionEncoder, path: PathLike, *, opts: Optional[Mapp
                  "start_from_latent_avg": cfg.start_from_latent_avg, CONFIG_KEY: cfg.as_dict()}
     full_opts.update(dict(opts or {}))
     state = {f"encoder.{k}": v.detach().cpu().clone() for k, v in model.encoder.state_dict().items()}
-    if decoder is not None:
-        state.update({f"decoder.{k}": v for k, v in to_rosinality(decoder)["g_ema"].items()})
-    out: Dict[str, Any] = {"state_dict": state, "opts": full_opts, "latent_avg": model.latent_avg.detach().cpu().clone()}
-    out.update(dict(extra or {}))
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(out, str(tmp))
-    tmp.replace(path)
-    return path
+    return save_authors_checkpoint(path, state, full_opts, decoder=decoder,
+                                   latent_avg=model.latent_avg.detach().cpu().clone(), extra=extra)
 
 

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from ..checkpoints.loader import GeneratorInfo
-from ..checkpoints.rosinality import read_torch_file, to_rosinality
+from ..checkpoints.rosinality import read_torch_file, save_authors_checkpoint
 from ..checkpoints.state import name_list
 from ..errors import CheckpointError, ConfigError
 from .config import HyperNetConfig, authors_config
@@ -202,17 +202,8 @@ def save_hyperstyle(model: HyperStyle, path: PathLike, *, decoder: Optional[nn.M
             "n_iters_per_batch": 5, CONFIG_KEY: cfg.to_dict()}
     full.update(dict(opts or {}))
     state = {f"hypernet.{k}": v.detach().cpu() for k, v in model.hypernet.state_dict().items()}
-    if decoder is not None:
-        state.update({f"decoder.{k}": v for k, v in to_rosinality(decoder)["g_ema"].items()})
-    out: Dict[str, Any] = {"state_dict": state, "opts": full}
-    if model.latent_avg is not None:
-        out["latent_avg"] = model.latent_avg.detach().cpu()
-    out.update(dict(extra or {}))
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(out, str(tmp))
-    tmp.replace(path)
-    return path
+    latent_avg = None if model.latent_avg is None else model.latent_avg.detach().cpu()
+    return save_authors_checkpoint(path, state, full, decoder=decoder, latent_avg=latent_avg, extra=extra)
 
 
 __all__ = ["HyperStyleInfo", "load_hyperstyle", "read_hyperstyle_file", "save_hyperstyle", "config_from_opts", "dedupe_shared"]
