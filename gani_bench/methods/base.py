@@ -82,12 +82,13 @@ class StageTimer:
         return {name: seconds / n for name, seconds in self.seconds.items()}
 
 
-class InversionMethod:
-    """Base class. Subclasses set ``card`` (or ``name``, ``Config``, ``presets``...) and implement ``invert``.
+class Configured:
+    """What methods and stages share: readable metadata, a dataclass ``Config`` with named
+    presets, and the run's generator name.
 
-    A built-in method's readable metadata lives on its :class:`~gani_bench.methods.catalog.Card`
+    A built-in method's or stage's metadata lives on its :class:`~gani_bench.methods.catalog.Card`
     (torch-free, so ``methods list`` need not import torch); ``card = ...`` in the class body
-    copies it onto the class attributes below.
+    copies it onto the class attributes below. A plugin may set the attributes directly.
     """
 
     card: ClassVar[Optional[Card]] = None
@@ -98,8 +99,10 @@ class InversionMethod:
     source: ClassVar[str] = ""
     Config: ClassVar[type] = object
     presets: ClassVar[Mapping[str, Mapping[str, Any]]] = {"paper": {}}
-    #: True if the method tunes generator weights (results carry ``weight_deltas``)
+    #: True if it tunes generator weights (results carry ``weight_deltas``)
     tunes_generator: ClassVar[bool] = False
+    #: what messages call it: "method" or "stage"
+    role: ClassVar[str] = ""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -111,14 +114,20 @@ class InversionMethod:
         self.generator_name: Optional[str] = None
 
     @classmethod
+    def make_config(cls, preset: str = "paper", overrides: Optional[Mapping[str, Any]] = None) -> Any:
+        """Build ``Config`` from a preset plus ``key=value`` overrides (strings are parsed)."""
+        return config_from_preset(cls, preset, overrides, owner=f"{cls.role} {cls.name!r}")
+
+
+class InversionMethod(Configured):
+    """Base class of methods: set ``card`` (or ``name``, ``Config``, ``presets``...) and implement ``invert``."""
+
+    role: ClassVar[str] = "method"
+
+    @classmethod
     def accepts(cls, key: str) -> bool:
         """Whether ``--set key=value`` can go to this method (a field of its ``Config``)."""
         return key in {f.name for f in dataclasses.fields(cls.Config)}
-
-    @classmethod
-    def make_config(cls, preset: str = "paper", overrides: Optional[Mapping[str, Any]] = None) -> Any:
-        """Build ``Config`` from a preset plus ``key=value`` overrides (strings are parsed)."""
-        return config_from_preset(cls, preset, overrides, owner=f"method {cls.name!r}")
 
     def invert(
         self,

@@ -17,13 +17,12 @@ method: a dataclass ``Config`` (paper defaults), ``presets`` and a one-line ``su
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Callable, ClassVar, Dict, List, Optional, Sequence
 
 import torch
 
 from ..registry import Registry
-from .base import InversionResult, StageTimer, config_from_preset
-from .catalog import Card, adopt_card
+from .base import Configured, InversionResult, StageTimer
 from .configs import restrict_presets
 
 #: a callable images [N, 3, H, W] -> latents [N, num_ws, w_dim] (what LEC re-encodes with)
@@ -62,33 +61,11 @@ class Refinement:
     latents: Optional[torch.Tensor] = None
 
 
-class Stage:
-    """Common shape of both stage kinds (mirrors ``InversionMethod``: Config, presets, summary).
+class Stage(Configured):
+    """Common shape of both stage kinds: card, Config, presets and summary as a method has them
+    (:class:`~gani_bench.methods.base.Configured`)."""
 
-    Built-in stages set ``card`` (their :class:`~gani_bench.methods.catalog.Card`), which fills
-    the attributes below; a plugin may set the attributes directly.
-    """
-
-    card: ClassVar[Optional[Card]] = None
-
-    name: ClassVar[str] = ""
-    summary: ClassVar[str] = ""
-    source: ClassVar[str] = ""
-    Config: ClassVar[type] = object
-    presets: ClassVar[Mapping[str, Mapping[str, Any]]] = {"paper": {}}
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        adopt_card(cls)
-
-    def __init__(self, config: Any = None) -> None:
-        self.config = config if config is not None else self.Config()
-        #: the run's generator name (registered name or file), set by the runner; None in bare API use
-        self.generator_name: Optional[str] = None
-
-    @classmethod
-    def make_config(cls, preset: str = "paper", overrides: Optional[Mapping[str, Any]] = None) -> Any:
-        return config_from_preset(cls, preset, overrides, owner=f"stage {cls.name!r}")
+    role: ClassVar[str] = "stage"
 
     @classmethod
     def available_for(cls, generator: str) -> Optional[str]:
