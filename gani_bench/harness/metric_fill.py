@@ -168,7 +168,7 @@ def fill_missing(run_dir: Path, store: ResultStore, metrics: MetricSet, methods:
     if filled and info.is_main:
         names = sorted({n for rec in records for n in rec["missing"]})
         log.info("filled %s for %d finished image(s) from their saved PNGs%s (no method re-run)",
-                 ", ".join(names), len(records), " and latents" if edit_names else "")
+                 ", ".join(names), len(records), " and latents" if set(names) & set(edit_names) else "")
     if unreadable:
         log.warning("%d finished image(s) lack their saved PNGs; their missing metrics stay missing", unreadable)
     if unsaved:

@@ -25,7 +25,6 @@ from .catalog import CURATED, Card, camel_case, compose_card
 from .stages import EMBEDDINGS, REFINEMENTS, EmbeddingStage, RefinementStage, run_stages
 
 
-
 class StagedMethod(InversionMethod):
     """A method whose ``invert`` is :func:`run_stages` on the stages ``stages()`` returns."""
 
